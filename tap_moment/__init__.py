@@ -1,0 +1,1 @@
+"""tap-moment: a Singer tap for Moment's REST API (customers, projects, invoices)."""
