@@ -1,0 +1,245 @@
+"""The demo: Moment data lands in Fiken, on local sandboxes, through `meltano run`.
+
+Run it with `bash scripts/demo.sh` (which creates .venv first). It:
+1. starts moment-sandbox with generated Norwegian data and fiken-sandbox (Fiken's limits on);
+2. runs `meltano --environment demo run tap-moment target-fiken`;
+3. changes a few rows in Moment and runs again;
+4. shows, per run, what the target did, the rejects with their reasons, and what Fiken holds,
+   proving the second run created nothing twice.
+Everything it starts is stopped at the end; its files live in `.demo/` (removed at the start).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".demo"
+MOMENT_KEY = "demo-moment-key"  # the sandbox's own key, not a real one  # noqa: S105
+MOMENT_COMPANY = "demo"
+FIKEN_TOKEN = "sandbox-personal-token"  # fiken-sandbox's built-in personal token  # noqa: S105
+FIKEN_COMPANY = "demo-as"
+BIN = Path(sys.executable).parent
+
+
+def say(text: str) -> None:
+    print(f"\n\033[1m== {text}\033[0m", flush=True)  # noqa: T201
+
+
+def start(name: str, args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start a sandbox and wait for its `... listening on URL` line."""
+    proc = subprocess.Popen(  # noqa: S603
+        [str(BIN / name), *args],
+        stdout=subprocess.PIPE,
+        stderr=log.open("w"),
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            return proc, match.group(1)
+    proc.kill()
+    sys.exit(f"{name} did not start; see {log}")
+
+
+def meltano_run(label: str, env: dict[str, str]) -> dict[str, Any]:
+    """Run the pipeline once, streaming its log, and return the target's run summary."""
+    say(f"{label}: meltano run tap-moment target-fiken")
+    log_path = WORK / f"{label.replace(' ', '-')}.log"
+    summary: dict[str, Any] = {}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(  # noqa: S603
+            [str(BIN / "meltano"), "--environment", "demo", "run", "tap-moment", "target-fiken"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            found = _summary_in(line)
+            if found:
+                summary = found
+            if _is_progress(line):
+                print("   " + _short(line), flush=True)  # noqa: T201
+        rc = proc.wait()
+    if rc != 0:
+        sys.exit(f"meltano run failed (exit {rc}); the full log is {log_path}")
+    return summary
+
+
+def _summary_in(line: str) -> dict[str, Any] | None:
+    match = re.search(r"RUN SUMMARY (\{.*\})", line)
+    if not match:
+        return None
+    try:
+        return json.loads(match.group(1))  # type: ignore[no-any-return]
+    except json.JSONDecodeError:
+        return None
+
+
+def _is_progress(line: str) -> bool:
+    return any(
+        word in line
+        for word in ("Beginning", "Sync completed", "progress", "rejected", "waiting", "Preflight")
+    )
+
+
+def _short(line: str) -> str:
+    text = re.sub(r"\x1b\[[0-9;]*m", "", line.strip())
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def table(summary: dict[str, Any]) -> None:
+    """Print the target's per-stream counts."""
+    streams = summary.get("streams", {})
+    cols = ["created", "updated", "unchanged", "adopted", "rejected", "waiting"]
+    print(f"   {'':18}" + "".join(f"{c:>11}" for c in cols))  # noqa: T201
+    for stream, counts in streams.items():
+        row = "".join(f"{counts.get(c, 0):>11}" for c in cols)
+        print(f"   {stream:18}{row}")  # noqa: T201
+    calls = summary.get("api_calls")
+    if calls:
+        print(f"   API calls: {calls}")  # noqa: T201
+
+
+def fiken_counts(fiken_url: str) -> dict[str, int]:
+    objects = requests.get(f"{fiken_url}/_sandbox/objects/{FIKEN_COMPANY}", timeout=30).json()
+    return {kind: len(items) for kind, items in objects.items()}
+
+
+def duplicate_entries(fiken_url: str) -> list[str]:
+    """Invoice numbers that appear in more than one (non-reversed) journal entry."""
+    objects = requests.get(f"{fiken_url}/_sandbox/objects/{FIKEN_COMPANY}", timeout=30).json()
+    numbers = Counter(
+        m.group(1)
+        for entry in objects.get("journalEntries", [])
+        for m in [re.search(r"(?:faktura|kreditnota) (\d+)", entry.get("description", ""))]
+        if m
+    )
+    return [n for n, count in numbers.items() if count > 1]
+
+
+def show_rejects(path: Path, since: int) -> int:
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    for line in lines[since:][:15]:
+        rec = json.loads(line)
+        print(f"   {rec.get('stream')} {rec.get('number') or rec.get('id')}: {rec.get('message')}")  # noqa: T201
+    if len(lines) - since > 15:
+        print(f"   ... and {len(lines) - since - 15} more in {path}")  # noqa: T201
+    return len(lines)
+
+
+def change_moment_rows(moment_url: str) -> None:
+    """Edit a customer and a project's start date in Moment (as a user would)."""
+    data = json.loads((WORK / "moment.json").read_text(encoding="utf-8"))
+    customer = data["customers"][0]
+    waiting = next((p for p in data["projects"] if not p.get("startDate")), None)
+    changes = [("customers", customer["id"], {"email": "faktura@endret-kunde.no"})]
+    if waiting:
+        changes.append(("projects", waiting["id"], {"startDate": "2026-11-02"}))
+    for entity, row_id, patch in changes:
+        resp = requests.patch(f"{moment_url}/_sandbox/{entity}/{row_id}", json=patch, timeout=30)
+        resp.raise_for_status()
+        print(f"   changed {entity} {row_id}: {', '.join(patch)}")  # noqa: T201
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invoices", type=int, default=60, help="invoices to generate (60)")
+    args = parser.parse_args()
+    shutil.rmtree(WORK, ignore_errors=True)
+    WORK.mkdir()
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        say("starting the local Moment and Fiken sandboxes")
+        moment, moment_url = start(
+            "moment-sandbox",
+            ["--port", "0", "--data", str(WORK / "moment.json"), "--api-key", MOMENT_KEY,
+             "--company", MOMENT_COMPANY, "--generate", str(args.invoices), "--seed", "1"],
+            WORK / "moment-sandbox.log",
+        )
+        procs.append(moment)
+        fiken, fiken_url = start(
+            "fiken-sandbox", ["--port", "0", "--data", str(WORK / "fiken")],
+            WORK / "fiken-sandbox.log",
+        )
+        procs.append(fiken)
+        print(f"   Moment: {moment_url}   Fiken: {fiken_url}/api/v2 (1 request at a time, 4/s)")  # noqa: T201
+
+        env = dict(os.environ)
+        env.update({
+            "DEMO_MOMENT_URL": moment_url,
+            "DEMO_MOMENT_COMPANY": MOMENT_COMPANY,
+            "DEMO_FIKEN_API_URL": f"{fiken_url}/api/v2",
+            "DEMO_FIKEN_COMPANY": FIKEN_COMPANY,
+            "DEMO_LEDGER_URL": f"sqlite:///{WORK / 'ledger.db'}",
+            "DEMO_REJECTS_PATH": str(WORK / "rejects.jsonl"),
+            "TAP_MOMENT_API_KEY": MOMENT_KEY,
+            "TARGET_FIKEN_ACCESS_TOKEN": FIKEN_TOKEN,
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_DATABASE_URI": f"sqlite:///{WORK / 'meltano.db'}",
+        })
+        say("installing the plugins into Meltano (meltano install)")
+        subprocess.run(  # noqa: S603
+            [str(BIN / "meltano"), "--environment", "demo", "install"],
+            cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+        )
+
+        first = meltano_run("run 1", env)
+        say("run 1: what the target did")
+        table(first)
+        say("run 1: rejected records and why")
+        seen = show_rejects(WORK / "rejects.jsonl", 0)
+        after_first = fiken_counts(fiken_url)
+        print(f"   Fiken now holds: {after_first}")  # noqa: T201
+
+        say("changing rows in Moment")
+        change_moment_rows(moment_url)
+
+        second = meltano_run("run 2", env)
+        say("run 2: what the target did")
+        table(second)
+        say("run 2: rejected records and why (retried from run 1)")
+        show_rejects(WORK / "rejects.jsonl", seen)
+        after_second = fiken_counts(fiken_url)
+        print(f"   Fiken now holds: {after_second}")  # noqa: T201
+
+        say("proof: nothing created twice")
+        dupes = duplicate_entries(fiken_url)
+        grew = {k: after_second[k] - after_first.get(k, 0) for k in after_second}
+        print(f"   growth in run 2: {grew}")  # noqa: T201
+        print(f"   invoices booked more than once: {dupes or 'none'}")  # noqa: T201
+        return 1 if dupes else 0
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
