@@ -20,6 +20,13 @@ STREAM_PATHS: dict[str, str] = {
     "financial_accounts": "financialAccounts",
 }
 
+# Field names the tap itself reads (every other field is passed through untouched).
+FIELD_ID = "id"
+FIELD_LAST_MODIFIED = "lastModifiedDate"
+
+# Streams read incrementally on FIELD_LAST_MODIFIED; the rest are read in full every run.
+INCREMENTAL_STREAMS: frozenset[str] = frozenset({"customers", "projects", "invoices"})
+
 
 def schema_dir() -> Path:
     """Return the folder holding `<stream>.json`, installed wheel first, then the source tree."""

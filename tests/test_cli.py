@@ -11,8 +11,11 @@ from target_fiken import cli
     ("argv", "expected"),
     [
         (["authorize", "--config", "t.json"], ["--config", "t.json"]),
-        (["--config", "/tmp/meltano.json", "authorize"], ["--config", "/tmp/meltano.json"]),
-        (["--config", "a.json", "authorize", "--no-browser"], ["--config", "a.json", "--no-browser"]),
+        (["--config", ".meltano/run/t.json", "authorize"], ["--config", ".meltano/run/t.json"]),
+        (
+            ["--config", "a.json", "authorize", "--no-browser"],
+            ["--config", "a.json", "--no-browser"],
+        ),
     ],
 )
 def test_authorize_is_dispatched(monkeypatch: pytest.MonkeyPatch, argv, expected) -> None:
