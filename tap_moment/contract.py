@@ -48,4 +48,4 @@ def load_schema(stream: str) -> dict[str, Any]:
     if stream not in STREAM_PATHS:
         msg = f"unknown stream {stream!r}; known: {', '.join(STREAM_PATHS)}"
         raise KeyError(msg)
-    return json.loads(_load(stream))  # type: ignore[no-any-return]
+    return json.loads(_load(stream))

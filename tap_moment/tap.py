@@ -1,0 +1,71 @@
+"""TapMoment: the Singer tap for Moment (customers, projects, invoices, financial accounts)."""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, TYPE_CHECKING, Any
+
+import requests
+from singer_sdk import Tap
+from singer_sdk.io_base import SingerWriter
+
+from tap_moment.client import CLEAR_ERRORS
+from tap_moment.jsonio import MsgspecSingerWriter
+from tap_moment.jsonio import available as writer_available
+from tap_moment.settings import CONFIG_SCHEMA
+from tap_moment.streams import STREAM_TYPES
+
+if TYPE_CHECKING:
+    from singer_sdk.plugin_base import _ConfigInput
+    from singer_sdk.streams import Stream
+
+
+class TapMoment(Tap):
+    """Singer tap for Moment: customers, projects, invoices (lines nested), financial accounts."""
+
+    name = "tap-moment"
+    package_name = "moment-fiken"
+    config_jsonschema = CONFIG_SCHEMA
+    # Same JSON, ~8x faster to produce (see jsonio.py); singer-sdk's writer without msgspec.
+    message_writer_class = MsgspecSingerWriter if writer_available() else SingerWriter
+
+    def discover_streams(self) -> list[Stream]:
+        """Return one instance of each Moment stream."""
+        return [stream_class(tap=self) for stream_class in STREAM_TYPES]
+
+    @classmethod
+    def invoke(
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Run the tap; a Moment error ends it with one clear log line and exit code 1.
+
+        The SDK would otherwise log the error with a full traceback. Every message caught here
+        is built by tap_moment (status and path only), so it carries no secret.
+        """
+        try:
+            super().invoke(
+                about=about,
+                about_format=about_format,
+                config=config,
+                state=state,
+                catalog=catalog,
+                **kwargs,
+            )
+        except CLEAR_ERRORS as exc:
+            cls.logger.error("%s", exc)  # one line on purpose, no traceback
+            sys.exit(1)
+        except requests.RequestException as exc:
+            # Connection errors after the last retry; the text holds host and path, no secrets.
+            cls.logger.error("could not reach Moment: %s", type(exc).__name__)
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TapMoment.cli()
