@@ -43,8 +43,10 @@ class FinancialAccountsStream(MomentStream):
 
 
 STREAM_TYPES: tuple[type[MomentStream], ...] = (
+    # Dependency order (the tap syncs in this order): an invoice refers to its customer,
+    # project and accounts, so those streams come first.
     CustomersStream,
     ProjectsStream,
-    InvoicesStream,
     FinancialAccountsStream,
+    InvoicesStream,
 )

@@ -33,6 +33,23 @@ class TapMoment(Tap):
         """Return one instance of each Moment stream."""
         return [stream_class(tap=self) for stream_class in STREAM_TYPES]
 
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """The streams in dependency order, which is also the order they are synced in.
+
+        singer-sdk's (final) `load_streams` sorts by name, which would send invoices before the
+        projects they refer to. A target that books an invoice needs its customer and project
+        first, so keep the order of STREAM_TYPES: customers, projects, financial_accounts,
+        invoices.
+        """
+        loaded = super().streams
+        order = {str(cls.name): i for i, cls in enumerate(STREAM_TYPES)}  # type: ignore[misc]
+        if list(loaded) != sorted(loaded, key=lambda name: order.get(name, len(order))):
+            self._streams = dict(
+                sorted(loaded.items(), key=lambda item: order.get(item[0], len(order)))
+            )
+        return self._streams  # type: ignore[return-value]
+
     @classmethod
     def invoke(
         cls,
