@@ -28,7 +28,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".demo"
-MOMENT_KEY = "demo-moment-key"  # the sandbox's own key, not a real one  # noqa: S105
+MOMENT_KEY = "demo-moment-key"  # the sandbox's own key, not a real one
 MOMENT_COMPANY = "demo"
 FIKEN_TOKEN = "sandbox-personal-token"  # fiken-sandbox's built-in personal token  # noqa: S105
 FIKEN_COMPANY = "demo-as"
@@ -36,12 +36,13 @@ BIN = Path(sys.executable).parent
 
 
 def say(text: str) -> None:
-    print(f"\n\033[1m== {text}\033[0m", flush=True)  # noqa: T201
+    """Print a step heading."""
+    print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
 def start(name: str, args: list[str], log: Path) -> tuple[subprocess.Popen[str], str]:
     """Start a sandbox and wait for its `... listening on URL` line."""
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [str(BIN / name), *args],
         stdout=subprocess.PIPE,
         stderr=log.open("w"),
@@ -66,7 +67,7 @@ def meltano_run(label: str, env: dict[str, str]) -> dict[str, Any]:
     log_path = WORK / f"{label.replace(' ', '-')}.log"
     summary: dict[str, Any] = {}
     with log_path.open("w") as log:
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [str(BIN / "meltano"), "--environment", "demo", "run", "tap-moment", "target-fiken"],
             cwd=ROOT,
             env=env,
@@ -81,7 +82,7 @@ def meltano_run(label: str, env: dict[str, str]) -> dict[str, Any]:
             if found:
                 summary = found
             if _is_progress(line):
-                print("   " + _short(line), flush=True)  # noqa: T201
+                print("   " + _short(line), flush=True)
         rc = proc.wait()
     if rc != 0:
         sys.exit(f"meltano run failed (exit {rc}); the full log is {log_path}")
@@ -89,13 +90,15 @@ def meltano_run(label: str, env: dict[str, str]) -> dict[str, Any]:
 
 
 def _summary_in(line: str) -> dict[str, Any] | None:
-    match = re.search(r"RUN SUMMARY (\{.*\})", line)
-    if not match:
+    """The target's end-of-run summary: its `METRIC: {...target_fiken_run...}` log line."""
+    match = re.search(r"METRIC: (\{.*\})\s*$", line)
+    if not match or "target_fiken_run" not in line:
         return None
     try:
-        return json.loads(match.group(1))  # type: ignore[no-any-return]
+        metric = json.loads(match.group(1))
     except json.JSONDecodeError:
         return None
+    return metric.get("value") if metric.get("metric") == "target_fiken_run" else None
 
 
 def _is_progress(line: str) -> bool:
@@ -113,17 +116,26 @@ def _short(line: str) -> str:
 def table(summary: dict[str, Any]) -> None:
     """Print the target's per-stream counts."""
     streams = summary.get("streams", {})
-    cols = ["created", "updated", "unchanged", "adopted", "rejected", "waiting"]
-    print(f"   {'':18}" + "".join(f"{c:>11}" for c in cols))  # noqa: T201
+    if not streams:
+        print("   (no summary found in the log)")
+        return
+    cols = ["created", "updated", "unchanged", "adopted", "rejected", "waiting", "skipped"]
+    print(f"   {'':18}" + "".join(f"{c:>11}" for c in cols))
     for stream, counts in streams.items():
         row = "".join(f"{counts.get(c, 0):>11}" for c in cols)
-        print(f"   {stream:18}{row}")  # noqa: T201
-    calls = summary.get("api_calls")
+        print(f"   {stream:18}{row}")
+    calls = summary.get("api_calls") or {}
     if calls:
-        print(f"   API calls: {calls}")  # noqa: T201
+        by_method = ", ".join(f"{k} {v}" for k, v in calls.get("by_method", {}).items())
+        print(
+            f"   Fiken API calls: {calls.get('total')} ({by_method}); "
+            f"429 answers: {calls.get('throttled_429', 0)}"
+        )
+    print("   (skipped = drafts and invoices marked 'do not transfer' in Moment)")
 
 
 def fiken_counts(fiken_url: str) -> dict[str, int]:
+    """How many objects of each kind the Fiken sandbox holds (its inspection API)."""
     objects = requests.get(f"{fiken_url}/_sandbox/objects/{FIKEN_COMPANY}", timeout=30).json()
     return {kind: len(items) for kind, items in objects.items()}
 
@@ -141,12 +153,13 @@ def duplicate_entries(fiken_url: str) -> list[str]:
 
 
 def show_rejects(path: Path, since: int) -> int:
+    """Print the rejects written since line `since`; return the new line count."""
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     for line in lines[since:][:15]:
         rec = json.loads(line)
-        print(f"   {rec.get('stream')} {rec.get('number') or rec.get('id')}: {rec.get('message')}")  # noqa: T201
+        print(f"   {rec.get('stream')} {rec.get('number') or rec.get('id')}: {rec.get('message')}")
     if len(lines) - since > 15:
-        print(f"   ... and {len(lines) - since - 15} more in {path}")  # noqa: T201
+        print(f"   ... and {len(lines) - since - 15} more in {path}")
     return len(lines)
 
 
@@ -161,10 +174,11 @@ def change_moment_rows(moment_url: str) -> None:
     for entity, row_id, patch in changes:
         resp = requests.patch(f"{moment_url}/_sandbox/{entity}/{row_id}", json=patch, timeout=30)
         resp.raise_for_status()
-        print(f"   changed {entity} {row_id}: {', '.join(patch)}")  # noqa: T201
+        print(f"   changed {entity} {row_id}: {', '.join(patch)}")
 
 
 def main() -> int:
+    """Run the demo; exit 1 if any invoice was booked twice."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invoices", type=int, default=60, help="invoices to generate (60)")
     args = parser.parse_args()
@@ -175,35 +189,53 @@ def main() -> int:
         say("starting the local Moment and Fiken sandboxes")
         moment, moment_url = start(
             "moment-sandbox",
-            ["--port", "0", "--data", str(WORK / "moment.json"), "--api-key", MOMENT_KEY,
-             "--company", MOMENT_COMPANY, "--generate", str(args.invoices), "--seed", "1"],
+            [
+                "--port",
+                "0",
+                "--data",
+                str(WORK / "moment.json"),
+                "--api-key",
+                MOMENT_KEY,
+                "--company",
+                MOMENT_COMPANY,
+                "--generate",
+                str(args.invoices),
+                "--seed",
+                "1",
+            ],
             WORK / "moment-sandbox.log",
         )
         procs.append(moment)
         fiken, fiken_url = start(
-            "fiken-sandbox", ["--port", "0", "--data", str(WORK / "fiken")],
+            "fiken-sandbox",
+            ["--port", "0", "--data", str(WORK / "fiken")],
             WORK / "fiken-sandbox.log",
         )
         procs.append(fiken)
-        print(f"   Moment: {moment_url}   Fiken: {fiken_url}/api/v2 (1 request at a time, 4/s)")  # noqa: T201
+        print(f"   Moment: {moment_url}   Fiken: {fiken_url}/api/v2 (1 request at a time, 4/s)")
 
         env = dict(os.environ)
-        env.update({
-            "DEMO_MOMENT_URL": moment_url,
-            "DEMO_MOMENT_COMPANY": MOMENT_COMPANY,
-            "DEMO_FIKEN_API_URL": f"{fiken_url}/api/v2",
-            "DEMO_FIKEN_COMPANY": FIKEN_COMPANY,
-            "DEMO_LEDGER_URL": f"sqlite:///{WORK / 'ledger.db'}",
-            "DEMO_REJECTS_PATH": str(WORK / "rejects.jsonl"),
-            "TAP_MOMENT_API_KEY": MOMENT_KEY,
-            "TARGET_FIKEN_ACCESS_TOKEN": FIKEN_TOKEN,
-            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
-            "MELTANO_DATABASE_URI": f"sqlite:///{WORK / 'meltano.db'}",
-        })
+        env.update(
+            {
+                "DEMO_MOMENT_URL": moment_url,
+                "DEMO_MOMENT_COMPANY": MOMENT_COMPANY,
+                "DEMO_FIKEN_API_URL": f"{fiken_url}/api/v2",
+                "DEMO_FIKEN_COMPANY": FIKEN_COMPANY,
+                "DEMO_LEDGER_URL": f"sqlite:///{WORK / 'ledger.db'}",
+                "DEMO_REJECTS_PATH": str(WORK / "rejects.jsonl"),
+                "TAP_MOMENT_API_KEY": MOMENT_KEY,
+                "TARGET_FIKEN_ACCESS_TOKEN": FIKEN_TOKEN,
+                "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "MELTANO_DATABASE_URI": f"sqlite:///{WORK / 'meltano.db'}",
+            }
+        )
         say("installing the plugins into Meltano (meltano install)")
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [str(BIN / "meltano"), "--environment", "demo", "install"],
-            cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
 
         first = meltano_run("run 1", env)
@@ -212,7 +244,7 @@ def main() -> int:
         say("run 1: rejected records and why")
         seen = show_rejects(WORK / "rejects.jsonl", 0)
         after_first = fiken_counts(fiken_url)
-        print(f"   Fiken now holds: {after_first}")  # noqa: T201
+        print(f"   Fiken now holds: {after_first}")
 
         say("changing rows in Moment")
         change_moment_rows(moment_url)
@@ -223,13 +255,13 @@ def main() -> int:
         say("run 2: rejected records and why (retried from run 1)")
         show_rejects(WORK / "rejects.jsonl", seen)
         after_second = fiken_counts(fiken_url)
-        print(f"   Fiken now holds: {after_second}")  # noqa: T201
+        print(f"   Fiken now holds: {after_second}")
 
         say("proof: nothing created twice")
         dupes = duplicate_entries(fiken_url)
         grew = {k: after_second[k] - after_first.get(k, 0) for k in after_second}
-        print(f"   growth in run 2: {grew}")  # noqa: T201
-        print(f"   invoices booked more than once: {dupes or 'none'}")  # noqa: T201
+        print(f"   growth in run 2: {grew}")
+        print(f"   invoices booked more than once: {dupes or 'none'}")
         return 1 if dupes else 0
     finally:
         for proc in procs:

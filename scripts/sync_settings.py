@@ -50,8 +50,9 @@ def _kind(prop: dict[str, Any]) -> str:
         return "options"
     if first == "string" and prop.get("format") in {"date-time", "date"}:
         return "date_iso8601"
-    return {"number": "decimal"}.get(first, first if first in {
-        "string", "integer", "boolean", "object", "array"} else "string")
+    return {"number": "decimal"}.get(
+        first, first if first in {"string", "integer", "boolean", "object", "array"} else "string"
+    )
 
 
 def meltano_settings(about_info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -102,8 +103,13 @@ def env_example(abouts: dict[str, dict[str, Any]]) -> str:
             title = prop.get("title") or name
             lines.append(f"# {title}{note}")
             default = prop.get("default")
-            value = "" if default is None else str(default).lower() if isinstance(
-                default, bool) else str(default)
+            value = (
+                ""
+                if default is None
+                else str(default).lower()
+                if isinstance(default, bool)
+                else str(default)
+            )
             lines.append(f"{prefix}_{name.upper()}={value}")
         lines.append("")
     return "\n".join(lines)
@@ -145,9 +151,9 @@ def main(argv: list[str]) -> int:
             )
         else:
             path.write_text(text, encoding="utf-8")
-            print(f"wrote {name}")  # noqa: T201
+            print(f"wrote {name}")
     if check and drift:
-        print("\nsettings drift: run `python scripts/sync_settings.py`")  # noqa: T201
+        print("\nsettings drift: run `python scripts/sync_settings.py`")
         return 1
     return 0
 
