@@ -1,0 +1,250 @@
+"""The ledger: the target's own bookkeeping of what it wrote to Fiken, and what it refused.
+
+One row per source record, keyed by (company_slug, stream, source_id):
+
+* `status` is `pending` (the intent to create was recorded, the POST may or may not have
+  landed: reconcile by natural key before anything else), `done`, `rejected` or `waiting`;
+* `fiken_id` / `fiken_ref` are Fiken's id and the reference other records need (a contact's
+  `customerAccountCode`, a bank account's `accountCode`, a journal entry's transaction id);
+* `payload_hash` is the hash of the request body last written, so a re-run makes zero writes;
+* `record_json` keeps the source record of pending, rejected and waiting rows so a later run
+  can retry them without the tap sending them again.
+
+Every write commits at once (SQLAlchemy Core, SQLite by default, PostgreSQL through psycopg 3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    create_engine,
+    event,
+    select,
+)
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
+
+
+class Status(str, enum.Enum):
+    """Outcome of a source record."""
+
+    PENDING = "pending"
+    DONE = "done"
+    REJECTED = "rejected"
+    WAITING = "waiting"
+
+
+metadata = MetaData()
+ledger_table = Table(
+    "target_fiken_ledger",
+    metadata,
+    Column("company_slug", String(200), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("source_id", String(200), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("fiken_id", String(64)),
+    Column("fiken_ref", String(200)),
+    Column("payload_hash", String(64)),
+    Column("natural_key", String(200)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("reason_code", String(64)),
+    Column("last_error", Text),
+    Column("record_json", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One ledger row."""
+
+    stream: str
+    source_id: str
+    status: Status
+    fiken_id: str | None = None
+    fiken_ref: str | None = None
+    payload_hash: str | None = None
+    natural_key: str | None = None
+    attempts: int = 0
+    reason_code: str | None = None
+    last_error: str | None = None
+    record_json: str | None = None
+
+
+def default_ledger_url() -> str:
+    """SQLite file in the per-user state directory."""
+    folder = Path(platformdirs.user_state_dir("target-fiken"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / 'ledger.sqlite'}"
+
+
+def normalise_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` and use psycopg 3 for them; pass others on."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Ledger:
+    """Persistent map source record -> Fiken object, per company."""
+
+    def __init__(self, url: str | None, company_slug: str) -> None:
+        self.company_slug = company_slug
+        url = normalise_url(url or default_ledger_url())
+        parsed = make_url(url)
+        self._url_for_humans = parsed.render_as_string(hide_password=True)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        try:
+            metadata.create_all(self.engine)
+        except DBAPIError:
+            # Another process created the table between our check and our CREATE (two runs
+            # starting together, or a reader): the second look finds it.
+            metadata.create_all(self.engine)
+
+    def __repr__(self) -> str:
+        return f"Ledger({self._url_for_humans!r}, company_slug={self.company_slug!r})"
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    def _key(self, stream: str, source_id: str) -> Any:
+        t = ledger_table.c
+        return and_(
+            t.company_slug == self.company_slug, t.stream == stream, t.source_id == source_id
+        )
+
+    def get(self, stream: str, source_id: str) -> LedgerRow | None:
+        """The row of one source record, or None."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(ledger_table).where(self._key(stream, source_id))).first()
+        return _to_row(row._mapping) if row is not None else None
+
+    def rows(self, stream: str, statuses: tuple[Status, ...]) -> Iterator[LedgerRow]:
+        """Rows of one stream in the given statuses, oldest first."""
+        t = ledger_table.c
+        query = (
+            select(ledger_table)
+            .where(
+                t.company_slug == self.company_slug,
+                t.stream == stream,
+                t.status.in_([s.value for s in statuses]),
+            )
+            .order_by(t.updated_at, t.source_id)
+        )
+        with self.engine.connect() as conn:
+            result = conn.execute(query).all()
+        for row in result:
+            yield _to_row(row._mapping)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Number of rows per (stream, status), for reports and tests."""
+        out: dict[tuple[str, str], int] = {}
+        t = ledger_table.c
+        with self.engine.connect() as conn:
+            for stream, status in conn.execute(
+                select(t.stream, t.status).where(t.company_slug == self.company_slug)
+            ):
+                out[(stream, status)] = out.get((stream, status), 0) + 1
+        return out
+
+    def put(self, row: LedgerRow) -> None:
+        """Insert or replace the row, committed at once."""
+        values = {
+            "status": row.status.value,
+            "fiken_id": row.fiken_id,
+            "fiken_ref": row.fiken_ref,
+            "payload_hash": row.payload_hash,
+            "natural_key": row.natural_key,
+            "attempts": row.attempts,
+            "reason_code": row.reason_code,
+            "last_error": row.last_error,
+            "record_json": row.record_json,
+            "updated_at": _now(),
+        }
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                ledger_table.update().where(self._key(row.stream, row.source_id)).values(**values)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    ledger_table.insert().values(
+                        company_slug=self.company_slug,
+                        stream=row.stream,
+                        source_id=row.source_id,
+                        **values,
+                    )
+                )
+
+
+def _to_row(m: Any) -> LedgerRow:
+    return LedgerRow(
+        stream=m["stream"],
+        source_id=m["source_id"],
+        status=Status(m["status"]),
+        fiken_id=m["fiken_id"],
+        fiken_ref=m["fiken_ref"],
+        payload_hash=m["payload_hash"],
+        natural_key=m["natural_key"],
+        attempts=m["attempts"] or 0,
+        reason_code=m["reason_code"],
+        last_error=m["last_error"],
+        record_json=m["record_json"],
+    )
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL + synchronous=FULL: each commit is durable before the next request goes out, and a
+    # reader (tests, a second run) never blocks on the writer.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+class OverlayLedger(Ledger):
+    """A dry run's ledger: reads the real one, keeps its own writes in memory only."""
+
+    def __init__(self, url: str | None, company_slug: str) -> None:
+        super().__init__(url, company_slug)
+        self._overlay: dict[tuple[str, str], LedgerRow] = {}
+
+    def get(self, stream: str, source_id: str) -> LedgerRow | None:
+        """The in-memory row first, then the stored one."""
+        return self._overlay.get((stream, source_id)) or super().get(stream, source_id)
+
+    def rows(self, stream: str, statuses: tuple[Status, ...]) -> Iterator[LedgerRow]:
+        """Stored rows, as changed by this dry run."""
+        for row in super().rows(stream, statuses):
+            current = self._overlay.get((stream, row.source_id), row)
+            if current.status in statuses:
+                yield current
+
+    def put(self, row: LedgerRow) -> None:
+        """Keep the write in memory."""
+        self._overlay[(row.stream, row.source_id)] = row

@@ -1,0 +1,132 @@
+"""Look-ups in Fiken by natural key: how the target finds what it (or someone) already wrote.
+
+Used to reconcile a write whose outcome is unknown (timeout, lost connection, 5xx on a POST, or
+a pending ledger row left by a run that was killed), and built so that adopting existing Fiken
+data on a first run (issue 8) can reuse the same rules:
+
+* contacts by `memberNumberString` (= Moment's customer number);
+* projects by number;
+* bank accounts by digits-only account number;
+* journal entries by date, then Moment's invoice number in the description and the amounts
+  (the mappers' `entry_matches`).
+
+Several candidates are never guessed between: `AmbiguousMatch` lists them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from target_fiken.client import FikenClient
+from target_fiken.reference import ReferenceData, digits_only
+
+
+class AmbiguousMatch(Exception):  # noqa: N818 - a finding, reported as a reject
+    """More than one Fiken object matches one source record."""
+
+    def __init__(self, what: str, ids: list[str]) -> None:
+        super().__init__(f"{what} matches {len(ids)} Fiken objects ({', '.join(ids)})")
+        self.ids = ids
+
+
+def _one(items: list[dict[str, Any]], id_key: str, what: str) -> dict[str, Any] | None:
+    if not items:
+        return None
+    if len(items) > 1:
+        raise AmbiguousMatch(what, [str(i.get(id_key)) for i in items])
+    return items[0]
+
+
+def find_contact(client: FikenClient, customer_number: str) -> dict[str, Any] | None:
+    """The contact carrying Moment's customer number in `memberNumberString`."""
+    items = client.list_all(
+        client.company_path("/contacts"), params={"memberNumberString": customer_number}
+    )
+    return _one(items, "contactId", f"customer number {customer_number}")
+
+
+def find_project(client: FikenClient, number: str) -> dict[str, Any] | None:
+    """The project with this number (asked of Fiken, not the cache)."""
+    items = client.list_all(client.company_path("/projects"), params={"number": number})
+    # Exact match only: a server may treat the filter loosely.
+    exact = [p for p in items if str(p.get("number")) == number]
+    return _one(exact, "projectId", f"project number {number}")
+
+
+def find_bank_account(refs: ReferenceData, number: str) -> dict[str, Any] | None:
+    """The bank account with this number, from a fresh list."""
+    return refs.reload_bank_accounts().get(digits_only(number))
+
+
+def find_journal_entry(
+    client: FikenClient,
+    date: str,
+    matches: Callable[[dict[str, Any]], bool],
+    what: str,
+) -> dict[str, Any] | None:
+    """The journal entry of `date` for which `matches(entry)` holds."""
+    items = client.list_all(client.company_path("/journalEntries"), params={"date": date})
+    found = [e for e in items if matches(e)]
+    return _one(found, "journalEntryId", what)
+
+
+# -- rule order for adopting existing Fiken data (issue 8) -----------------------------------
+#
+# Pure functions over lists already read from Fiken, so a first run can match a whole company
+# with one paged read per kind. Each rule is tried in order; the first rule with any candidate
+# decides: one candidate is the match, several are an AmbiguousMatch (never guessed between).
+
+
+def _org(value: Any) -> str:
+    return "".join(ch for ch in str(value or "") if ch.isdigit())
+
+
+def _text(value: Any) -> str:
+    return " ".join(str(value or "").split()).casefold()
+
+
+def match_contact(
+    customer: dict[str, Any],
+    contacts: list[dict[str, Any]],
+    *,
+    member_number_hits: list[dict[str, Any]] | None = None,
+) -> dict[str, Any] | None:
+    """The Fiken contact of a Moment customer, by the adoption rules in order.
+
+    1. `memberNumberString` == Moment's customer number (`member_number_hits`: Fiken never
+       returns that field, so it comes from the server-side filter);
+    2. Fiken's `customerNumber` == Moment's customer number;
+    3. organisation number, digits only;
+    4. exact name and e-mail (case and spacing ignored).
+    """
+    number = str(customer.get("customerNumber") or "").strip()
+    what = f"customer {number or customer.get('id')}"
+    customers = [c for c in contacts if c.get("customer", True)]
+    org = _org(customer.get("organizationNumber"))
+    name, email = _text(customer.get("name")), _text(customer.get("email"))
+    rules: list[list[dict[str, Any]]] = [
+        list(member_number_hits or []),
+        [c for c in customers if number and str(c.get("customerNumber", "")) == number],
+        [c for c in customers if org and _org(c.get("organizationNumber")) == org],
+        [
+            c
+            for c in customers
+            if name and email and _text(c.get("name")) == name and _text(c.get("email")) == email
+        ],
+    ]
+    for candidates in rules:
+        if candidates:
+            return _one(candidates, "contactId", what)
+    return None
+
+
+def match_project(project: dict[str, Any], projects: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The Fiken project of a Moment project: by number, then by exact name."""
+    number = str(project.get("projectNumber") or "").strip()
+    what = f"project {number or project.get('id')}"
+    by_number = [p for p in projects if number and str(p.get("number")) == number]
+    if by_number:
+        return _one(by_number, "projectId", what)
+    name = project.get("name")
+    return _one([p for p in projects if name and p.get("name") == name], "projectId", what)

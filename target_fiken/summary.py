@@ -1,0 +1,92 @@
+"""The run summary: per stream created / updated / unchanged / rejected / waiting, and API calls."""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from target_fiken.client import ApiStats
+
+
+class Outcome(str, enum.Enum):
+    """What happened to one source record."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    REJECTED = "rejected"
+    WAITING = "waiting"
+    SKIPPED = "skipped"  # not for accounting: draft or doNotTransfer invoices
+    ADOPTED = "adopted"  # found in Fiken by natural key, not created by this run
+
+
+COLUMNS = tuple(o.value for o in Outcome)
+
+
+@dataclass
+class RunSummary:
+    """Counters of one run."""
+
+    dry_run: bool = False
+    counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    reject_reasons: Counter[str] = field(default_factory=Counter)
+
+    def add(self, stream: str, outcome: Outcome, reason_code: str | None = None) -> None:
+        """Count one record's outcome."""
+        self.counts[stream][outcome.value] += 1
+        if reason_code and outcome is Outcome.REJECTED:
+            self.reject_reasons[reason_code] += 1
+
+    def total(self, outcome: Outcome) -> int:
+        """Sum of one outcome over the streams."""
+        return sum(c[outcome.value] for c in self.counts.values())
+
+    def as_dict(self, stats: ApiStats) -> dict[str, Any]:
+        """Machine-readable summary (the metric line)."""
+        return {
+            "dry_run": self.dry_run,
+            "streams": {s: {k: c[k] for k in COLUMNS} for s, c in sorted(self.counts.items())},
+            "reject_reasons": dict(self.reject_reasons),
+            "api_calls": {
+                "total": stats.total,
+                "by_method": dict(sorted(stats.by_method.items())),
+                "throttled_429": stats.throttled,
+                "retries": stats.retries,
+            },
+        }
+
+    def render(self, stats: ApiStats) -> str:
+        """Human-readable table."""
+        title = "target-fiken dry run summary" if self.dry_run else "target-fiken run summary"
+        head = ("stream", *COLUMNS)
+        rows = [(s, *(str(c[k]) for k in COLUMNS)) for s, c in sorted(self.counts.items())] or [
+            ("(no records)", *("0" for _ in COLUMNS))
+        ]
+        widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+        lines = [title]
+        for r in (head, *rows):
+            lines.append("  ".join(v.ljust(widths[i]) for i, v in enumerate(r)))
+        methods = ", ".join(f"{m} {n}" for m, n in sorted(stats.by_method.items())) or "none"
+        lines.append(
+            f"API calls: {stats.total} ({methods}); 429 answers: {stats.throttled}; "
+            f"retries: {stats.retries}"
+        )
+        if self.reject_reasons:
+            reasons = ", ".join(f"{k} {n}" for k, n in sorted(self.reject_reasons.items()))
+            lines.append(f"Rejects by reason: {reasons}")
+        return "\n".join(lines)
+
+    def metric_json(self, stats: ApiStats) -> str:
+        """One JSON metric point in singer-sdk's `METRIC:` shape."""
+        return json.dumps(
+            {
+                "type": "summary",
+                "metric": "target_fiken_run",
+                "value": self.as_dict(stats),
+                "tags": {},
+            },
+            separators=(",", ":"),
+        )
