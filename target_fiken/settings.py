@@ -124,7 +124,8 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         th.StringType,
         default="7740",
         title="Rounding account",
-        description="Account for Moment's `amountRoundoff` (øreavrunding); booked without a VAT code.",
+        description="Account for Moment's `amountRoundoff` (øreavrunding); "
+        "booked without a VAT code.",
     ),
     th.Property(
         "max_requests_per_second",

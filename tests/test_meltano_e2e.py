@@ -38,10 +38,13 @@ def dataset() -> dict[str, Any]:
 
 
 @pytest.fixture
-def sandboxes(tmp_path: Path, dataset: dict[str, Any]) -> Iterator[tuple[MomentSandbox, FikenSandbox]]:
-    with MomentSandbox(dataset, api_key=MOMENT_KEY, company="e2e") as moment, FikenSandbox(
-        tmp_path / "fiken", seed=default_seed()
-    ) as fiken:
+def sandboxes(
+    tmp_path: Path, dataset: dict[str, Any]
+) -> Iterator[tuple[MomentSandbox, FikenSandbox]]:
+    with (
+        MomentSandbox(dataset, api_key=MOMENT_KEY, company="e2e") as moment,
+        FikenSandbox(tmp_path / "fiken", seed=default_seed()) as fiken,
+    ):
         yield moment, fiken
 
 
@@ -96,7 +99,9 @@ def _state(postgres_url: str, state_id: str) -> dict[str, Any]:
 
 
 def _customer_queries(moment: MomentSandbox) -> list[str]:
-    return [query for _method, path, query, _status in moment.request_log if path.endswith("/customers")]
+    return [
+        query for _method, path, query, _status in moment.request_log if path.endswith("/customers")
+    ]
 
 
 def test_second_run_resumes_from_the_postgres_bookmark(
@@ -129,9 +134,9 @@ def test_second_run_resumes_from_the_postgres_bookmark(
     assert "lastModifiedDateFrom" in second[0]
     stats = fiken.stats()
     writes = [r for r in stats["requests"] if r["method"] in {"POST", "PUT", "PATCH", "DELETE"}]
-    assert writes == [
-        {"method": "PUT", "route": writes[0]["route"], "status": 200, "count": 1}
-    ], writes
+    assert writes == [{"method": "PUT", "route": writes[0]["route"], "status": 200, "count": 1}], (
+        writes
+    )
     after = fiken.objects("demo-as")
     assert len(after["journalEntries"]) == len(booked["journalEntries"])
     assert len(after["contacts"]) == len(booked["contacts"])
@@ -141,7 +146,9 @@ def test_state_id_suffix_keeps_one_state_per_company(
     repo_root: Path, postgres_url: str, meltano_env: dict[str, str]
 ) -> None:
     _meltano(repo_root, meltano_env, "install")
-    _meltano(repo_root, meltano_env, "run", "--state-id-suffix=demo-as", "tap-moment", "target-fiken")
+    _meltano(
+        repo_root, meltano_env, "run", "--state-id-suffix=demo-as", "tap-moment", "target-fiken"
+    )
     state = _state(postgres_url, f"{STATE_ID}:demo-as")
     assert set(state["bookmarks"]) >= {"customers", "projects", "invoices"}
     manager = PostgresStateStoreManager(uri=_plain(postgres_url))

@@ -14,8 +14,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _sync_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sync_settings", ROOT / "scripts/sync_settings.py")
-    assert spec and spec.loader
+    spec = importlib.util.spec_from_file_location(
+        "sync_settings", ROOT / "scripts/sync_settings.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["sync_settings"] = module
     spec.loader.exec_module(module)

@@ -52,8 +52,14 @@ def test_partial_state_is_merged_by_update(manager: PostgresStateStoreManager) -
 def test_state_ids_filter_by_glob(manager: PostgresStateStoreManager) -> None:
     for sid in ("dev:tap-to-target:acme", "dev:tap-to-target:beta", "prod:tap-to-target:acme"):
         manager.set(MeltanoState(sid, {}, {"singer_state": {}}))
-    assert list(manager.get_state_ids("dev:*")) == ["dev:tap-to-target:acme", "dev:tap-to-target:beta"]
-    assert list(manager.get_state_ids("*:acme")) == ["dev:tap-to-target:acme", "prod:tap-to-target:acme"]
+    assert list(manager.get_state_ids("dev:*")) == [
+        "dev:tap-to-target:acme",
+        "dev:tap-to-target:beta",
+    ]
+    assert list(manager.get_state_ids("*:acme")) == [
+        "dev:tap-to-target:acme",
+        "prod:tap-to-target:acme",
+    ]
     manager.delete("dev:tap-to-target:acme")
     assert "dev:tap-to-target:acme" not in list(manager.get_state_ids())
 
