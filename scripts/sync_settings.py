@@ -75,14 +75,16 @@ def meltano_settings(about_info: dict[str, Any]) -> list[dict[str, Any]]:
 
 def own_settings(about_info: dict[str, Any], plugin: str) -> list[tuple[str, dict[str, Any]]]:
     """The plugin's own settings (not the SDK's built-ins), in declaration order."""
+    # The settings modules, not the plugin classes: singer-sdk appends its built-ins to the
+    # classes' `config_jsonschema` in place.
     if plugin == "tap-moment":
-        from tap_moment.tap import TapMoment  # noqa: PLC0415
+        from tap_moment.settings import CONFIG_SCHEMA as TAP_SCHEMA  # noqa: PLC0415
 
-        own = TapMoment.config_jsonschema["properties"]
+        own = TAP_SCHEMA["properties"]
     else:
-        from target_fiken.settings import CONFIG_SCHEMA  # noqa: PLC0415
+        from target_fiken.settings import CONFIG_SCHEMA as TARGET_SCHEMA  # noqa: PLC0415
 
-        own = CONFIG_SCHEMA["properties"]
+        own = TARGET_SCHEMA["properties"]
     props = about_info["settings"]["properties"]
     return [(name, props[name]) for name in own]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
@@ -25,7 +26,8 @@ class TapMoment(Tap):
 
     name = "tap-moment"
     package_name = "moment-fiken"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: singer-sdk appends its built-in settings to this dict in place.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     # Same JSON, ~8x faster to produce (see jsonio.py); singer-sdk's writer without msgspec.
     message_writer_class = MsgspecSingerWriter if writer_available() else SingerWriter
 

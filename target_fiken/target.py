@@ -13,6 +13,7 @@ Where singer-sdk 0.54.9 matters (see `../shared/reference/singer-meltano.md` §2
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 from types import FrameType
@@ -50,7 +51,8 @@ class TargetFiken(Target):
 
     name = "target-fiken"
     package_name = "moment-fiken"
-    config_jsonschema = CONFIG_SCHEMA
+    # A copy: singer-sdk appends its built-in settings to this dict in place.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     default_sink_class = FikenSink
 
     def __init__(self, **kwargs: Any) -> None:

@@ -10,6 +10,11 @@ from types import ModuleType
 import pytest
 import yaml
 
+from tap_moment.settings import CONFIG_SCHEMA as TAP_SCHEMA
+from tap_moment.tap import TapMoment
+from target_fiken.settings import CONFIG_SCHEMA as TARGET_SCHEMA
+from target_fiken.target import TargetFiken
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -91,3 +96,12 @@ def test_env_example_lists_every_own_setting(sync: ModuleType, abouts: dict) -> 
 def test_generated_files_are_up_to_date(sync: ModuleType, capsys: pytest.CaptureFixture) -> None:
     rc = sync.main(["--check"])
     assert rc == 0, capsys.readouterr().out
+
+
+def test_settings_constants_are_not_mutated_by_the_sdk() -> None:
+    """singer-sdk appends built-ins to `config_jsonschema` in place; our constants stay ours."""
+    TapMoment._get_about_info()
+    TargetFiken._get_about_info()
+    assert "stream_maps" not in TAP_SCHEMA["properties"]
+    assert "batch_size_rows" not in TARGET_SCHEMA["properties"]
+    assert "stream_maps" in TapMoment.config_jsonschema["properties"]
