@@ -22,6 +22,7 @@ from typing import Any
 
 from singer_sdk.singerlib.json import deserialize_json, serialize_json
 
+from target_fiken.adopt import ADOPTED, Adoption
 from target_fiken.client import FikenNotFound, FikenRecordError
 from target_fiken.context import RecordRejected, RecordWaiting, RunContext
 from target_fiken.ledger import LedgerRow, Status
@@ -80,6 +81,10 @@ class Booker:
             INVOICES: self.invoice,
         }
         self._moment_accounts: dict[str, Any] = {}
+        self.adoption = Adoption(ctx.client, ctx.refs, ctx.ledger)
+        self._bank_accounts_noted: set[str] = set()
+        # Moment customers whose contact this run created: nothing can be booked on it yet.
+        self._created_customers: set[str] = set()
 
     def validator(self, stream: str) -> RecordValidator:
         """The contract validator of a stream (built once)."""
@@ -214,6 +219,8 @@ class Booker:
             self._done(CUSTOMERS, source_id, row.fiken_id, row.fiken_ref, digest, number)
             return Outcome.UPDATED
 
+        if self._adopt_contact(record, body, digest, what):
+            return Outcome.ADOPTED
         self._pending(CUSTOMERS, source_id, number, digest, record)
         try:
             created = ctx.create(
@@ -225,8 +232,52 @@ class Booker:
         except FikenRecordError as exc:
             raise _fiken_refused(what, exc) from exc
         ctx.refs.contact_created()
+        self._created_customers.add(source_id)
         self._done(CUSTOMERS, source_id, created.id, None, digest, number)
         return Outcome.CREATED
+
+    def _adopt_contact(
+        self, record: dict[str, Any], body: dict[str, Any], digest: str, what: str
+    ) -> bool:
+        """Adopt the contact Fiken already has for this customer; PUT it when it differs.
+
+        Only a contact found by `memberNumberString` already carries our reference; any other
+        match gets it (and Moment's fields: Moment is master) with one PUT. Fields Moment does
+        not manage but Fiken shows (contact persons, groups, ...) are sent back unchanged, since
+        a PUT replaces the whole contact.
+        """
+        ctx = self.ctx
+        try:
+            found = self.adoption.contact_for(record, CUSTOMERS)
+        except AmbiguousMatch as exc:
+            raise RecordRejected(
+                "ambiguous_match",
+                f"{what}: {exc.candidates('contacts')}; none was adopted. Merge them, or tell "
+                "them apart in Fiken "
+                "(e.g. the organisation number), and the next run adopts the right one.",
+                field="customerNumber",
+            ) from exc
+        if found is None:
+            return False
+        contact, rule = found
+        fiken_id = str(contact["contactId"])
+        if rule != "memberNumberString" or _contact_differs(contact, body):
+            path = ctx.client.company_path(f"/contacts/{fiken_id}")
+            try:
+                ctx.update("PUT", path, {**_kept_contact_fields(contact), **body}, what=what)
+            except FikenRecordError as exc:
+                raise _fiken_refused(what, exc) from exc
+        self._adopted(
+            CUSTOMERS,
+            str(record["id"]),
+            fiken_id,
+            contact.get("customerAccountCode"),
+            digest,
+            str(record.get("customerNumber") or ""),
+            rule=rule,
+            what=what,
+        )
+        return True
 
     def _find_contact(self, number: str, what: str, *, own: bool = False) -> dict[str, Any] | None:
         """The contact with this customer number; `own` when reconciling this very record.
@@ -256,6 +307,7 @@ class Booker:
             natural_key=number,
         )
         self.ctx.ledger.put(row)
+        self.adoption.claim(CUSTOMERS, row.fiken_id)
         return row
 
     def resolve_customer(
@@ -326,6 +378,7 @@ class Booker:
             if found is not None:
                 row = _replace(row, status=Status.DONE, fiken_id=str(found["projectId"]))
                 self.ctx.ledger.put(row)
+                self.adoption.claim(PROJECTS, row.fiken_id)
         if row is not None and row.fiken_id and row.status in HAS_FIKEN_OBJECT:
             if row.status is Status.DONE and row.payload_hash == digest:
                 return Outcome.UNCHANGED
@@ -341,15 +394,29 @@ class Booker:
             return Outcome.UPDATED
 
         request_body = project_to_request(record, contact_id=contact_id)  # may raise Waiting
-        existing = ctx.refs.project_by_number(number)
-        if existing is not None:
-            # Already in Fiken under Moment's number (an earlier run whose ledger was lost, or
-            # Moment's own integration): adopt it rather than create a second one.
+        try:
+            match = self.adoption.project_for(record, PROJECTS)
+        except AmbiguousMatch as exc:
+            raise RecordRejected(
+                "ambiguous_match",
+                f"{what}: {exc.candidates('projects')}; none was adopted. Tell them apart in "
+                "Fiken and the next run adopts the right one.",
+                field="projectNumber",
+            ) from exc
+        if match is not None:
+            # Already in Fiken (Moment's own integration, typed by hand, or an earlier run whose
+            # ledger was lost): adopt it rather than create a second one. Its number stays as
+            # Fiken has it (a project's number cannot change); the rest follows Moment.
+            existing, rule = match
             fiken_id = str(existing["projectId"])
             if _project_differs(existing, update_body):
                 self._check_name_free(update_body["name"], fiken_id, what)
-                ctx.update("PATCH", f"{projects}/{fiken_id}", update_body, what=what)
-            self._done(PROJECTS, source_id, fiken_id, None, digest, number)
+                try:
+                    ctx.update("PATCH", f"{projects}/{fiken_id}", update_body, what=what)
+                except FikenRecordError as exc:
+                    raise _fiken_refused(what, exc) from exc
+                ctx.refs.remember_project({**existing, **update_body})
+            self._adopted(PROJECTS, source_id, fiken_id, None, digest, number, rule=rule, what=what)
             return Outcome.ADOPTED
         self._check_name_free(request_body["name"], None, what)
         self._pending(PROJECTS, source_id, number, digest, record)
@@ -411,6 +478,7 @@ class Booker:
         ctx = self.ctx
         known = ctx.refs.bank_accounts.get(digits)
         if known is not None:
+            self._note_bank_account(digits, known, what)
             return str(known.get("accountCode") or "")
         row = ctx.ledger.get(BANK_ACCOUNTS, digits)
         if row is not None and row.status is Status.PENDING:
@@ -446,6 +514,26 @@ class Booker:
         self._done(BANK_ACCOUNTS, digits, created.id, account.get("accountCode"), None, digits)
         ctx.summary.add(BANK_ACCOUNTS, Outcome.CREATED)
         return str(account.get("accountCode") or "")
+
+    def _note_bank_account(self, digits: str, account: dict[str, Any], what: str) -> None:
+        """Record (once per run) a bank account Fiken had before us as adopted."""
+        if digits in self._bank_accounts_noted:
+            return
+        self._bank_accounts_noted.add(digits)
+        row = self.ctx.ledger.get(BANK_ACCOUNTS, digits)
+        if row is not None and row.status is Status.DONE:
+            return
+        fiken_id = str(account.get("bankAccountId"))
+        code = _str(account.get("accountCode"))
+        if row is not None and row.status is Status.PENDING:
+            # Our own POST of an earlier run landed after all.
+            self._done(BANK_ACCOUNTS, digits, fiken_id, code, row.payload_hash, digits)
+            self.ctx.summary.add(BANK_ACCOUNTS, Outcome.CREATED)
+            return
+        self._adopted(
+            BANK_ACCOUNTS, digits, fiken_id, code, None, digits, rule="account number", what=what
+        )
+        self.ctx.summary.add(BANK_ACCOUNTS, Outcome.ADOPTED)
 
     # -- invoices -> journal entries ---------------------------------------------------------
 
@@ -518,6 +606,20 @@ class Booker:
                 keep_ledger=True,
             )
 
+        if row is None or row.status is not Status.PENDING:  # pending: lookup() just ran
+            earlier = self._booked_already(date, record, body, what)
+            if earlier is not None:
+                self._adopted(
+                    INVOICES,
+                    source_id,
+                    str(earlier.get("journalEntryId")),
+                    _str(earlier.get("transactionId")),
+                    digest,
+                    what,
+                    rule="journal entry",
+                    what=what,
+                )
+                return Outcome.ADOPTED
         self.bank_account_code(digits, what)
         self._pending(INVOICES, source_id, what, digest, record)
         try:
@@ -532,6 +634,28 @@ class Booker:
         transaction = created.id if created.kind == "transactions" else None
         self._done(INVOICES, source_id, created.id, transaction, digest, what)
         return Outcome.CREATED
+
+    def _booked_already(
+        self, date: str, record: dict[str, Any], body: dict[str, Any], what: str
+    ) -> dict[str, Any] | None:
+        """The entry that already books this invoice in Fiken (e.g. by Moment's integration).
+
+        A booking is on the customer's receivable sub-account: when this run created the
+        customer's contact, nothing can be booked on it yet, and Fiken is not asked.
+        """
+        if str(record.get("customerId")) in self._created_customers:
+            return None
+        try:
+            return self.adoption.entry_for(
+                date, lambda entry: entry_matches(entry, record, expected=body), what
+            )
+        except AmbiguousMatch as exc:
+            raise RecordRejected(
+                "ambiguous_match",
+                f"{what}: {exc.candidates('journal entries')}, each looking like its booking; "
+                "nothing was booked. Check "
+                "these entries in Fiken (cancel the extra one).",
+            ) from exc
 
     def _with_account_vat_codes(self, record: dict[str, Any], what: str) -> dict[str, Any]:
         """Fill a line's missing VAT code from Moment's account setup, when this run has it.
@@ -620,8 +744,51 @@ class Booker:
                 payload_hash=digest,
                 natural_key=natural_key,
                 attempts=previous.attempts if previous else 0,
+                # An adopted object stays marked as such through later updates.
+                reason_code=ADOPTED if previous and previous.reason_code == ADOPTED else None,
             )
         )
+        self.adoption.claim(stream, fiken_id)
+
+    def _adopted(  # noqa: PLR0917 - a private helper with one call shape
+        self,
+        stream: str,
+        source_id: str,
+        fiken_id: str,
+        fiken_ref: str | None,
+        digest: str | None,
+        natural_key: str,
+        *,
+        rule: str,
+        what: str,
+    ) -> None:
+        """Ledger row `done`, marked adopted; a plan line in a dry run; one log line."""
+        previous = self.ctx.ledger.get(stream, source_id)
+        self.ctx.ledger.put(
+            LedgerRow(
+                stream=stream,
+                source_id=source_id,
+                status=Status.DONE,
+                fiken_id=fiken_id,
+                fiken_ref=fiken_ref,
+                payload_hash=digest,
+                natural_key=natural_key,
+                attempts=previous.attempts if previous else 0,
+                reason_code=ADOPTED,
+            )
+        )
+        self.adoption.claim(stream, fiken_id)
+        if self.ctx.plan is not None:
+            self.ctx.plan.add(
+                {
+                    "action": "ADOPT",
+                    "stream": stream,
+                    "record": what,
+                    "fiken_id": fiken_id,
+                    "rule": rule,
+                }
+            )
+        logger.info("Adopted %s: Fiken %s %s (matched by %s)", what, stream, fiken_id, rule)
 
 
 def _number(stream: str, record: dict[str, Any]) -> str | None:
@@ -641,6 +808,48 @@ def _str(value: Any) -> str | None:
 def _replace(row: LedgerRow, **changes: Any) -> LedgerRow:
     data = {**row.__dict__, **changes}
     return LedgerRow(**data)
+
+
+# Contact fields Moment does not manage, sent back as Fiken has them when an adopted contact is
+# PUT (a full replacement). Read-only ids inside contact persons are left out.
+_KEPT_CONTACT_FIELDS = (
+    "supplier",
+    "bankAccountNumber",
+    "language",
+    "daysUntilInvoicingDueDate",
+    "discount",
+    "groups",
+)
+
+
+def _kept_contact_fields(contact: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: contact[k] for k in _KEPT_CONTACT_FIELDS if contact.get(k) not in (None, [], "")}
+    persons = [
+        {k: v for k, v in p.items() if k != "contactPersonId"}
+        for p in contact.get("contactPerson") or []
+        if isinstance(p, dict)
+    ]
+    if persons:
+        kept["contactPerson"] = persons
+    return kept
+
+
+def _contact_differs(contact: dict[str, Any], body: dict[str, Any]) -> bool:
+    """Whether a contact read from Fiken shows other values than Moment's body.
+
+    `memberNumberString` is write-only in Fiken (never shown), so it is not compared.
+    """
+    for key, wanted in body.items():
+        if key == "memberNumberString":
+            continue
+        have = contact.get(key)
+        if isinstance(wanted, dict):
+            have = have if isinstance(have, dict) else {}
+            if any(have.get(k) != v for k, v in wanted.items()):
+                return True
+        elif have != wanted:
+            return True
+    return False
 
 
 def _project_differs(existing: dict[str, Any], update_body: dict[str, Any]) -> bool:

@@ -172,6 +172,18 @@ class Ledger:
                 out[(stream, status)] = out.get((stream, status), 0) + 1
         return out
 
+    def fiken_ids(self, stream: str) -> set[str]:
+        """Fiken ids already linked to a source record of `stream` (any status).
+
+        Adoption on a first run skips these: a Fiken object belongs to one Moment record.
+        """
+        t = ledger_table.c
+        query = select(t.fiken_id).where(
+            t.company_slug == self.company_slug, t.stream == stream, t.fiken_id.is_not(None)
+        )
+        with self.engine.connect() as conn:
+            return {str(v) for (v,) in conn.execute(query)}
+
     def put(self, row: LedgerRow) -> None:
         """Insert or replace the row, committed at once."""
         values = {
@@ -244,6 +256,11 @@ class OverlayLedger(Ledger):
             current = self._overlay.get((stream, row.source_id), row)
             if current.status in statuses:
                 yield current
+
+    def fiken_ids(self, stream: str) -> set[str]:
+        """Stored links plus this dry run's own."""
+        ours = {r.fiken_id for r in self._overlay.values() if r.stream == stream and r.fiken_id}
+        return super().fiken_ids(stream) | ours
 
     def put(self, row: LedgerRow) -> None:
         """Keep the write in memory."""

@@ -23,18 +23,35 @@ from target_fiken.reference import ReferenceData, digits_only
 
 
 class AmbiguousMatch(Exception):  # noqa: N818 - a finding, reported as a reject
-    """More than one Fiken object matches one source record."""
+    """More than one Fiken object matches one source record.
 
-    def __init__(self, what: str, ids: list[str]) -> None:
-        super().__init__(f"{what} matches {len(ids)} Fiken objects ({', '.join(ids)})")
+    The message names each candidate by Fiken id and, when it has one, its name (never an
+    e-mail address or other personal data), so a person can tell them apart in Fiken.
+    """
+
+    def __init__(self, what: str, ids: list[str], labels: list[str] | None = None) -> None:
+        shown = labels or ids
+        super().__init__(f"{what} matches {len(ids)} Fiken objects ({', '.join(shown)})")
         self.ids = ids
+        self.labels = shown
+
+    def candidates(self, kind: str) -> str:
+        """`2 Fiken contacts fit (5 'A AS', 6 'B AS')`: for a message that names the record."""
+        return f"{len(self.ids)} Fiken {kind} fit ({', '.join(self.labels)})"
+
+
+def _label(item: dict[str, Any], id_key: str) -> str:
+    name = item.get("name")
+    return f"{item.get(id_key)} {str(name)!r}" if name else str(item.get(id_key))
 
 
 def _one(items: list[dict[str, Any]], id_key: str, what: str) -> dict[str, Any] | None:
     if not items:
         return None
     if len(items) > 1:
-        raise AmbiguousMatch(what, [str(i.get(id_key)) for i in items])
+        raise AmbiguousMatch(
+            what, [str(i.get(id_key)) for i in items], [_label(i, id_key) for i in items]
+        )
     return items[0]
 
 
@@ -86,13 +103,30 @@ def _text(value: Any) -> str:
     return " ".join(str(value or "").split()).casefold()
 
 
+CONTACT_RULES = ("memberNumberString", "customerNumber", "organizationNumber", "name and email")
+PROJECT_RULES = ("number", "name")
+
+
 def match_contact(
     customer: dict[str, Any],
     contacts: list[dict[str, Any]],
     *,
     member_number_hits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
-    """The Fiken contact of a Moment customer, by the adoption rules in order.
+    """The Fiken contact of a Moment customer, by the adoption rules in order."""
+    found = match_contact_rule(customer, contacts, member_number_hits=member_number_hits)
+    return None if found is None else found[0]
+
+
+def match_contact_rule(
+    customer: dict[str, Any],
+    contacts: list[dict[str, Any]],
+    *,
+    member_number_hits: list[dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], str] | None:
+    """(contact, rule name from `CONTACT_RULES`) of a Moment customer, or None.
+
+    Rules, in this order:
 
     1. `memberNumberString` == Moment's customer number (`member_number_hits`: Fiken never
        returns that field, so it comes from the server-side filter);
@@ -115,18 +149,32 @@ def match_contact(
             if name and email and _text(c.get("name")) == name and _text(c.get("email")) == email
         ],
     ]
-    for candidates in rules:
-        if candidates:
-            return _one(candidates, "contactId", what)
+    for rule, candidates in zip(CONTACT_RULES, rules, strict=True):
+        found = _one(candidates, "contactId", what)
+        if found is not None:
+            return found, rule
     return None
 
 
 def match_project(project: dict[str, Any], projects: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The Fiken project of a Moment project: by number, then by exact name."""
+    found = match_project_rule(project, projects)
+    return None if found is None else found[0]
+
+
+def match_project_rule(
+    project: dict[str, Any], projects: list[dict[str, Any]]
+) -> tuple[dict[str, Any], str] | None:
+    """(project, rule name from `PROJECT_RULES`): by number, then by exact name."""
     number = str(project.get("projectNumber") or "").strip()
     what = f"project {number or project.get('id')}"
-    by_number = [p for p in projects if number and str(p.get("number")) == number]
-    if by_number:
-        return _one(by_number, "projectId", what)
     name = project.get("name")
-    return _one([p for p in projects if name and p.get("name") == name], "projectId", what)
+    rules = [
+        [p for p in projects if number and str(p.get("number")) == number],
+        [p for p in projects if name and p.get("name") == name],
+    ]
+    for rule, candidates in zip(PROJECT_RULES, rules, strict=True):
+        found = _one(candidates, "projectId", what)
+        if found is not None:
+            return found, rule
+    return None

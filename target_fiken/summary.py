@@ -74,6 +74,15 @@ class RunSummary:
             f"API calls: {stats.total} ({methods}); 429 answers: {stats.throttled}; "
             f"retries: {stats.retries}"
         )
+        adopted, ambiguous = self.total(Outcome.ADOPTED), self.reject_reasons["ambiguous_match"]
+        if adopted or ambiguous:
+            # Issue 8: what a first sync found in Fiken already. In a dry run, the report.
+            verb = "would be" if self.dry_run else "were"
+            lines.append(
+                f"Existing Fiken data: {adopted} {verb} adopted, "
+                f"{self.total(Outcome.CREATED)} {verb} created, {ambiguous} ambiguous "
+                "(rejected: several Fiken objects fit, none was picked)"
+            )
         if self.reject_reasons:
             reasons = ", ".join(f"{k} {n}" for k, n in sorted(self.reject_reasons.items()))
             lines.append(f"Rejects by reason: {reasons}")

@@ -203,9 +203,12 @@ class RunResult:
 
 
 def run_target(
-    config: dict[str, Any], lines: list[str], *, expect_error: bool = False
+    config: dict[str, Any], lines: list[str], *, expect_error: bool | None = False
 ) -> RunResult:
-    """Run TargetFiken in-process on `lines`; capture stdout (state) and stderr."""
+    """Run TargetFiken in-process on `lines`; capture stdout (state) and stderr.
+
+    expect_error: False raises any error, True requires one, None returns it in the result.
+    """
     handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
     target = TargetFiken(config=config, validate_config=True)
     # The SDK installs its own SIGINT/SIGTERM handlers; give pytest its own back.
@@ -217,7 +220,7 @@ def run_target(
         try:
             target.listen(io.StringIO("\n".join(lines) + "\n"))
         except Exception as exc:
-            if not expect_error:
+            if expect_error is False:
                 raise
             error = exc
     if expect_error and error is None:
