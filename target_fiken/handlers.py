@@ -732,8 +732,12 @@ class Booker:
         fiken_ref: str | None,
         digest: str | None,
         natural_key: str,
+        *,
+        adopted: bool = False,
     ) -> None:
         previous = self.ctx.ledger.get(stream, source_id)
+        # An adopted object stays marked as such through later updates.
+        keep_mark = previous is not None and previous.reason_code == ADOPTED
         self.ctx.ledger.put(
             LedgerRow(
                 stream=stream,
@@ -744,8 +748,7 @@ class Booker:
                 payload_hash=digest,
                 natural_key=natural_key,
                 attempts=previous.attempts if previous else 0,
-                # An adopted object stays marked as such through later updates.
-                reason_code=ADOPTED if previous and previous.reason_code == ADOPTED else None,
+                reason_code=ADOPTED if adopted or keep_mark else None,
             )
         )
         self.adoption.claim(stream, fiken_id)
@@ -763,21 +766,7 @@ class Booker:
         what: str,
     ) -> None:
         """Ledger row `done`, marked adopted; a plan line in a dry run; one log line."""
-        previous = self.ctx.ledger.get(stream, source_id)
-        self.ctx.ledger.put(
-            LedgerRow(
-                stream=stream,
-                source_id=source_id,
-                status=Status.DONE,
-                fiken_id=fiken_id,
-                fiken_ref=fiken_ref,
-                payload_hash=digest,
-                natural_key=natural_key,
-                attempts=previous.attempts if previous else 0,
-                reason_code=ADOPTED,
-            )
-        )
-        self.adoption.claim(stream, fiken_id)
+        self._done(stream, source_id, fiken_id, fiken_ref, digest, natural_key, adopted=True)
         if self.ctx.plan is not None:
             self.ctx.plan.add(
                 {
