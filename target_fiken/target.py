@@ -17,12 +17,13 @@ import copy
 import logging
 import sys
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 import requests
 from singer_sdk import Target
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, TargetCapabilities
 from singer_sdk.metrics import get_metrics_logger
 from singer_sdk.sinks import Sink
 
@@ -53,6 +54,11 @@ class TargetFiken(Target):
     package_name = "moment-fiken"
     # A copy: singer-sdk appends its built-in settings to this dict in place.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
+    # Records are always checked against the Moment contract (bad ones become rejects), so the
+    # SDK's `validate_records` switch would be a setting that does nothing: not advertised.
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        c for c in Target.capabilities if c != TargetCapabilities.VALIDATE_RECORDS
+    ]
     default_sink_class = FikenSink
 
     def __init__(self, **kwargs: Any) -> None:
