@@ -186,25 +186,31 @@ class ChangedSincePaginator(BaseAPIPaginator[PageRequest]):
         """Pair rows with their parsed timestamps and check the server's sort order."""
         stamped: list[tuple[datetime, dict[str, Any]]] = []
         previous: datetime | None = None
+        # Rows before `since_at` are out of order too (only checked when the request filtered).
+        floor = self._since_at if request.since is not None else None
         for row in rows:
             row_id = row.get(FIELD_ID)
             value = row.get(FIELD_LAST_MODIFIED)
-            where = f"{self._stream} record id={row_id!r}, field {FIELD_LAST_MODIFIED}"
             if row_id is None or not isinstance(value, str):
-                msg = f"{where}: missing id or {FIELD_LAST_MODIFIED}; cannot page safely"
+                msg = f"{self._where(row)}: missing id or {FIELD_LAST_MODIFIED}; cannot page safely"
                 raise MomentPagingError(msg)
-            at = parse_instant(value, where=where)
-            if (previous is not None and at < previous) or (
-                self._since_at is not None and request.since is not None and at < self._since_at
-            ):
+            try:
+                at = parse_instant(value, where="")
+            except MomentPagingError:  # again, with the record named (not built per row)
+                at = parse_instant(value, where=self._where(row))
+            if (previous is not None and at < previous) or (floor is not None and at < floor):
                 msg = (
-                    f"{where}: Moment returned rows out of {FIELD_LAST_MODIFIED} order "
+                    f"{self._where(row)}: Moment returned rows out of {FIELD_LAST_MODIFIED} order "
                     f"(or before lastModifiedDateFrom); refusing to page on an unsorted list"
                 )
                 raise MomentPagingError(msg)
             previous = at
             stamped.append((at, row))
         return stamped
+
+    def _where(self, row: dict[str, Any]) -> str:
+        """Record and field for an error message (built only when there is an error)."""
+        return f"{self._stream} record id={row.get(FIELD_ID)!r}, field {FIELD_LAST_MODIFIED}"
 
     def _note_at_since(self, row: dict[str, Any]) -> None:
         row_id = row[FIELD_ID]

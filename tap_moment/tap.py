@@ -11,7 +11,7 @@ from singer_sdk import Tap
 from singer_sdk.io_base import SingerWriter
 
 from tap_moment.client import CLEAR_ERRORS
-from tap_moment.jsonio import MsgspecSingerWriter
+from tap_moment.jsonio import MsgspecSingerWriter, flush_writers
 from tap_moment.jsonio import available as writer_available
 from tap_moment.settings import CONFIG_SCHEMA
 from tap_moment.streams import STREAM_TYPES
@@ -69,14 +69,19 @@ class TapMoment(Tap):
         is built by tap_moment (status and path only), so it carries no secret.
         """
         try:
-            super().invoke(
-                about=about,
-                about_format=about_format,
-                config=config,
-                state=state,
-                catalog=catalog,
-                **kwargs,
-            )
+            try:
+                super().invoke(
+                    about=about,
+                    about_format=about_format,
+                    config=config,
+                    state=state,
+                    catalog=catalog,
+                    **kwargs,
+                )
+            finally:
+                # After an error, RECORD lines still queued in the writer (no STATE followed
+                # them) reach the target, as they would have with singer-sdk's writer.
+                flush_writers()
         except CLEAR_ERRORS as exc:
             cls.logger.error("%s", exc)  # one line on purpose, no traceback
             sys.exit(1)

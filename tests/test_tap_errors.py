@@ -298,3 +298,23 @@ def test_401_through_the_cli_entry_logs_one_error_line(requests_mock, caplog) ->
     assert errors[0].startswith("Moment rejected the API key (HTTP 401)")
     for secret in secret_forms():
         assert secret not in caplog.text
+
+
+def test_records_read_before_an_error_still_reach_stdout(requests_mock, monkeypatch) -> None:
+    # The writer queues RECORD lines; an error ends the run before the next STATE would write
+    # them. The target should still get them (as with singer-sdk's writer), just no STATE.
+    customers = f"{BASE}/api/1.0/companies/acme/customers"
+    first = [
+        invoice(1, "2026-03-02T10:00:00.000+01:00"),
+        invoice(2, "2026-03-02T11:00:00.000+01:00"),
+    ]
+    requests_mock.get(customers, [{"json": page(first)}, {"status_code": 401}])
+    out = io.BytesIO()
+    monkeypatch.setattr("sys.stdout", io.TextIOWrapper(out, encoding="utf-8"))
+    with pytest.raises(SystemExit) as info:
+        TapMoment.invoke(config=_ConfigInput(config=CONFIG))
+    assert info.value.code == 1
+    messages = [json.loads(line) for line in out.getvalue().decode("utf-8").splitlines()]
+    records = [m["record"]["id"] for m in messages if m["type"] == "RECORD"]
+    assert records == [1, 2]
+    assert messages[-1]["type"] == "RECORD", "no STATE after the unconfirmed records"

@@ -8,6 +8,7 @@ import json
 import sys
 from datetime import datetime, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from singer_sdk.io_base import SingerWriter
@@ -69,6 +70,7 @@ def test_writer_writes_utf8_bytes_whatever_the_stdout_encoding(monkeypatch) -> N
     writer = jsonio.MsgspecSingerWriter()
     writer.write_message(StateMessage(value={"bookmarks": {}}))
     writer.write_message(message())
+    writer.flush()
     lines = raw.getvalue().decode("utf-8").splitlines()
     assert json.loads(lines[0]) == {"type": "STATE", "value": {"bookmarks": {}}}
     record = json.loads(lines[1], parse_float=Decimal)["record"]
@@ -118,3 +120,88 @@ def test_records_are_buffered_and_state_flushes_them_in_order(monkeypatch) -> No
     writer.write_message(StateMessage(value={"bookmarks": {"invoices": {}}}))
     lines = b"".join(raw.calls).decode("utf-8").splitlines()
     assert [json.loads(line)["type"] for line in lines] == ["RECORD"] * 3 + ["STATE"]
+
+
+class ShortWritesRaw(RecordingRaw):
+    """An unbuffered stdout (PYTHONUNBUFFERED=1) whose writes may be partial, as a pipe's can."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def write(self, data) -> int:
+        return super().write(bytes(data)[: self.limit])
+
+
+def unbuffered_stdout(raw: io.RawIOBase) -> SimpleNamespace:
+    """What the writer sees of sys.stdout under PYTHONUNBUFFERED=1: `.buffer` is the raw file."""
+    return SimpleNamespace(buffer=raw)
+
+
+def types_of(data: bytes) -> list[str]:
+    return [json.loads(line)["type"] for line in data.decode("utf-8").splitlines()]
+
+
+def test_unbuffered_stdout_gets_records_in_few_large_writes(monkeypatch) -> None:
+    raw = RecordingRaw()
+    monkeypatch.setattr(sys, "stdout", unbuffered_stdout(raw))
+    writer = jsonio.MsgspecSingerWriter()
+    line = len(writer.serialize_message(message()).encode("utf-8")) + 1
+    count = 3 * jsonio.FLUSH_BYTES // line
+    for _ in range(count):
+        writer.write_message(message())
+    # One write per FLUSH_BYTES of records, not one per record.
+    assert 2 <= len(raw.calls) <= 3
+    assert all(len(call) >= jsonio.FLUSH_BYTES for call in raw.calls)
+    writer.write_message(StateMessage(value={"bookmarks": {"invoices": {}}}))
+    assert types_of(b"".join(raw.calls)) == ["RECORD"] * count + ["STATE"]
+
+
+def test_partial_writes_are_completed_in_order(monkeypatch) -> None:
+    raw = ShortWritesRaw(limit=1000)
+    monkeypatch.setattr(sys, "stdout", unbuffered_stdout(raw))
+    writer = jsonio.MsgspecSingerWriter()
+    for _ in range(5):
+        writer.write_message(message())
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    assert max(len(call) for call in raw.calls) <= 1000
+    assert types_of(b"".join(raw.calls)) == ["RECORD"] * 5 + ["STATE"]
+
+
+def test_state_written_from_a_signal_handler_mid_write_stays_after_its_records(
+    monkeypatch,
+) -> None:
+    # singer-sdk's SIGTERM handler writes STATE; the signal may land while records are written.
+    writer = jsonio.MsgspecSingerWriter()
+
+    class InterruptedRaw(ShortWritesRaw):
+        interrupted = False
+
+        def write(self, data) -> int:
+            written = super().write(data)
+            if not self.interrupted:
+                self.interrupted = True
+                writer.write_message(StateMessage(value={"bookmarks": {"sigterm": True}}))
+            return written
+
+    raw = InterruptedRaw(limit=700)
+    monkeypatch.setattr(sys, "stdout", unbuffered_stdout(raw))
+    for _ in range(3):
+        writer.write_message(message())
+    writer.write_message(StateMessage(value={"bookmarks": {}}))
+    assert types_of(b"".join(raw.calls)) == ["RECORD"] * 3 + ["STATE", "STATE"]
+
+
+def test_queued_records_follow_stdout_when_it_is_replaced(monkeypatch) -> None:
+    first, second = RecordingRaw(), RecordingRaw()
+    writer = jsonio.MsgspecSingerWriter()
+    monkeypatch.setattr(sys, "stdout", unbuffered_stdout(first))
+    writer.write_message(message())
+    monkeypatch.setattr(sys, "stdout", unbuffered_stdout(second))
+    writer.write_message(message())
+    assert types_of(b"".join(first.calls)) == ["RECORD"]
+    assert second.calls == []
+    assert writer in jsonio._PENDING_WRITERS
+    jsonio.flush_writers()  # what TapMoment.invoke and interpreter exit do
+    assert types_of(b"".join(second.calls)) == ["RECORD"]
+    assert writer not in jsonio._PENDING_WRITERS, "an idle writer is not kept alive"

@@ -208,3 +208,16 @@ def test_daylight_saving_offsets_compare_as_instants() -> None:
         {"id": 2, "lastModifiedDate": "2026-10-25T02:10:00.000+01:00"},
     ]
     assert paginator.accept(rows) == rows
+
+
+def test_row_with_a_bad_timestamp_names_record_field_and_value() -> None:
+    paginator = ChangedSincePaginator(None, 10, stream_name="projects")
+    rows = [
+        {"id": 4, "lastModifiedDate": "2026-03-02T10:00:00.000+01:00"},
+        {"id": 5, "lastModifiedDate": "yesterday"},
+    ]
+    with pytest.raises(
+        MomentPagingError,
+        match=r"^projects record id=5, field lastModifiedDate: 'yesterday' is not an ISO 8601",
+    ):
+        paginator.accept(rows)

@@ -285,7 +285,9 @@ def test_429_then_success_honours_retry_after(monkeypatch) -> None:
     assert result.records["customers"]
 
 
-def cli(tmp_path: Path, cfg: dict[str, Any], *args: str) -> subprocess.CompletedProcess:
+def cli(
+    tmp_path: Path, cfg: dict[str, Any], *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg), encoding="utf-8")
     return subprocess.run(
@@ -294,7 +296,7 @@ def cli(tmp_path: Path, cfg: dict[str, Any], *args: str) -> subprocess.Completed
         text=True,
         timeout=120,
         cwd=REPO,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "LOGLEVEL": "DEBUG"},
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "LOGLEVEL": "DEBUG", **(env or {})},
         check=False,
     )
 
@@ -349,3 +351,19 @@ def test_cli_sync_discover_and_about(shared, tmp_path, caplog) -> None:
     assert info["settings"]["required"] == ["api_key", "company_code"]
     assert settings["page_size"]["maximum"] == 500
     assert settings["page_size"]["default"] == 500
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"])
+def test_cli_output_is_the_in_process_output_buffered_or_not(shared, tmp_path, unbuffered) -> None:
+    # PYTHONUNBUFFERED=1 makes sys.stdout.buffer the raw file; the writer batches RECORD lines
+    # itself, so the stream must come out whole and in order either way.
+    cfg = config(shared, page_size=3)
+    done = cli(tmp_path, cfg, env={"PYTHONUNBUFFERED": unbuffered} if unbuffered else None)
+    assert done.returncode == 0, done.stderr
+    messages = [json.loads(line, parse_float=Decimal) for line in done.stdout.splitlines()]
+    expected = run_tap(cfg)
+    for stream in STREAM_PATHS:
+        got = [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
+        assert got == expected.records[stream], stream
+    assert messages[-1]["type"] == "STATE"
+    assert messages[-1]["value"] == expected.state
