@@ -6,8 +6,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-hatchling_build = pytest.importorskip("hatchling.build")
+from hatchling import build as hatchling_build
 
 STREAMS = ("customers", "projects", "invoices", "financial_accounts")
 
