@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import io
-import json
-import re
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
+from _oauth_fixtures import (
+    approve,
+    authorize_by_paste,
+    free_port,
+    oauth_seed,
+    sandbox_config,
+)
 
-from fiken_sandbox import FikenSandbox, default_seed
-from target_fiken import authorize
+from fiken_sandbox import FikenSandbox
 from target_fiken.auth import (
     INVALID_GRANT_MESSAGE,
     FikenAuth,
@@ -25,7 +27,6 @@ from target_fiken.auth import (
 )
 from target_fiken.token_store import TokenStore
 
-URL_RE = re.compile(r"http://127\.0\.0\.1:\d+/oauth/authorize\?\S+")
 DAY = 86_400.0
 
 
@@ -37,38 +38,11 @@ class FakeClock:
         return self.now
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def sandbox(tmp_path: Path) -> Iterator[tuple[FikenSandbox, int]]:
     port = free_port()
-    seed = default_seed()
-    seed["oauth_clients"][0]["redirect_uris"] = [f"http://127.0.0.1:{port}/callback"]
-    with FikenSandbox(tmp_path / "sandbox", seed=seed) as fs:
+    with FikenSandbox(tmp_path / "sandbox", seed=oauth_seed(port)) as fs:
         yield fs, port
-
-
-def sandbox_config(tmp_path: Path, fs: FikenSandbox, port: int) -> dict:
-    return {
-        "company_slug": "demo-as",
-        "base_url": fs.api_url,
-        "client_id": "sandbox-client",
-        "client_secret": "sandbox-secret",
-        "authorize_url": fs.authorize_url,
-        "token_url": fs.token_url,
-        "redirect_port": port,
-        "token_store": str(tmp_path / "state" / "tokens.json"),
-    }
-
-
-def approve(url: str) -> str:
-    response = requests.get(url, allow_redirects=False, timeout=10)
-    assert response.status_code == 302, response.text
-    return response.headers["Location"]
 
 
 @pytest.fixture
@@ -81,17 +55,7 @@ def authorized(
     """Run `target-fiken authorize --no-browser`, pasting the sandbox's redirect."""
     fs, port = sandbox
     config = sandbox_config(tmp_path, fs, port)
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-
-    class PastingUser(io.StringIO):
-        def readline(self, *args: object) -> str:
-            printed = URL_RE.search(capsys.readouterr().out)
-            assert printed is not None
-            return approve(printed.group(0)) + "\n"
-
-    monkeypatch.setattr("sys.stdin", PastingUser())
-    assert authorize.main(["--config", str(path), "--no-browser"]) == 0
+    authorize_by_paste(config, tmp_path / "config.json", monkeypatch, capsys)
     return config
 
 
