@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import requests
 
 from fiken_sandbox import FikenSandbox, default_seed
 from fiken_sandbox.journal import PREFIX
 
 TOKEN = "sandbox-personal-token"
-
-
-@pytest.fixture
-def fs(tmp_path) -> Iterator[FikenSandbox]:
-    with FikenSandbox(tmp_path / "fiken", limits=False) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def api(fs) -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-    yield session
-    session.close()
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ have their own test_fiken_sandbox_*.py files)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import requests
 
@@ -14,20 +12,6 @@ from fiken_sandbox.chart import STANDARD_CHART
 from fiken_sandbox.context import today
 
 TOKEN = "sandbox-personal-token"
-
-
-@pytest.fixture
-def fs(tmp_path) -> Iterator[FikenSandbox]:
-    with FikenSandbox(tmp_path / "fiken", limits=False) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def api(fs) -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-    yield session
-    session.close()
 
 
 @pytest.fixture

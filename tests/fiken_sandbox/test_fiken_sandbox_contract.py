@@ -10,7 +10,6 @@ send (which the sandbox accepts) validate and carry no readOnly fields.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ import yaml
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
-
-from fiken_sandbox import FikenSandbox
 
 TOKEN = "sandbox-personal-token"
 SPEC_URI = "urn:fiken-openapi-v2"
@@ -39,7 +36,7 @@ def _openapi_to_jsonschema(node: Any) -> Any:
     return node
 
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -140,20 +137,6 @@ class Contract:
 @pytest.fixture
 def contract(spec) -> Contract:
     return Contract(spec)
-
-
-@pytest.fixture
-def fs(tmp_path) -> Iterator[FikenSandbox]:
-    with FikenSandbox(tmp_path, limits=False) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def api() -> Iterator[requests.Session]:
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {TOKEN}"
-    yield session
-    session.close()
 
 
 def _id(response: requests.Response) -> str:
