@@ -202,9 +202,7 @@ class RunContext:
                     source_id=source_id,
                     status=Status.REJECTED,
                     # A refused update leaves the object in Fiken: keep its id and reference.
-                    fiken_id=previous.fiken_id if previous else None,
-                    fiken_ref=previous.fiken_ref if previous else None,
-                    payload_hash=previous.payload_hash if previous else None,
+                    **_fiken_object_of(previous),
                     natural_key=previous.natural_key if previous else None,
                     attempts=attempts,
                     reason_code=exc.code,
@@ -253,9 +251,7 @@ class RunContext:
                 stream=stream,
                 source_id=source_id,
                 status=Status.WAITING,
-                fiken_id=previous.fiken_id if previous else None,
-                fiken_ref=previous.fiken_ref if previous else None,
-                payload_hash=previous.payload_hash if previous else None,
+                **_fiken_object_of(previous),
                 attempts=(previous.attempts if previous else 0),
                 reason_code=exc.code,
                 last_error=exc.message,
@@ -264,3 +260,14 @@ class RunContext:
         )
         self.summary.add(stream, Outcome.WAITING)
         logger.info("Waiting %s %s: %s", stream, source_id, exc.message)
+
+
+def _fiken_object_of(previous: LedgerRow | None) -> dict[str, str | None]:
+    """The Fiken object an earlier row points at, carried into a rejected or waiting row."""
+    if previous is None:
+        return {"fiken_id": None, "fiken_ref": None, "payload_hash": None}
+    return {
+        "fiken_id": previous.fiken_id,
+        "fiken_ref": previous.fiken_ref,
+        "payload_hash": previous.payload_hash,
+    }
