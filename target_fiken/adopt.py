@@ -27,9 +27,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from target_fiken.client import FikenClient
 from target_fiken.ledger import Ledger
 from target_fiken.matching import AmbiguousMatch, match_contact_rule, match_project_rule
+from target_fiken.port import FikenPort
 from target_fiken.reference import ReferenceData
 
 logger = logging.getLogger("target_fiken")
@@ -42,7 +42,7 @@ Found = tuple[dict[str, Any], str]  # (Fiken object, name of the rule that found
 class Adoption:
     """Per-run caches and rules for matching records against existing Fiken data."""
 
-    def __init__(self, client: FikenClient, refs: ReferenceData, ledger: Ledger) -> None:
+    def __init__(self, client: FikenPort, refs: ReferenceData, ledger: Ledger) -> None:
         self.client = client
         self.refs = refs
         self.ledger = ledger

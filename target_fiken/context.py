@@ -1,12 +1,8 @@
-"""The run context: what every stream handler shares (client, ledger, rejects, caches, summary).
+"""The run context: what the engine and the entities share (port, ledger, rejects, caches, summary).
 
-It also holds the two rules every write follows:
-
-* `create()` records nothing itself but never retries a POST blindly: when the outcome is
-  unknown it asks `lookup()` (the natural-key reconcile) first and only POSTs again when the
-  object truly is not in Fiken;
-* in a dry run every write goes to the plan file instead, with a made-up id, and the ledger is an
-  in-memory overlay.
+It reports outcomes (rejects file, summary, log); which ledger row a record gets is decided by
+`target_fiken.engine` alone. In a dry run every write goes to the plan file instead, with a
+made-up id, and the ledger is an in-memory overlay.
 """
 
 from __future__ import annotations
@@ -14,26 +10,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
-from target_fiken.client import Created, FikenClient, FikenFatalError, WriteOutcomeUnknown
-from target_fiken.ledger import Ledger, LedgerRow, Status
+from target_fiken.ledger import Ledger
+from target_fiken.port import FikenPort
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import Reject, RejectsFile, redact_body
 from target_fiken.summary import Outcome, RunSummary
 
 logger = logging.getLogger("target_fiken")
 
-CREATE_ATTEMPTS = 3
-
 
 class RecordRejected(Exception):  # noqa: N818 - an outcome, not a bug
-    """Raised by a handler to refuse one record; the context records it and the run goes on.
+    """Raised to refuse one record; the engine records it and the run goes on.
 
     Attributes:
         code: machine-readable reason.
@@ -41,6 +34,8 @@ class RecordRejected(Exception):  # noqa: N818 - an outcome, not a bug
         field: the offending field, when there is one.
         status / body: Fiken's answer, when Fiken refused it.
         keep_ledger: leave the ledger row as it is (e.g. an invoice already booked).
+        severity: "error" (the record is refused) or "warning" (reported, and the record still
+            goes on to Fiken; only a pre-check or a mapper's notes use it).
     """
 
     def __init__(
@@ -52,6 +47,7 @@ class RecordRejected(Exception):  # noqa: N818 - an outcome, not a bug
         status: int | None = None,
         body: str | None = None,
         keep_ledger: bool = False,
+        severity: str = "error",
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -60,15 +56,22 @@ class RecordRejected(Exception):  # noqa: N818 - an outcome, not a bug
         self.status = status
         self.body = body
         self.keep_ledger = keep_ledger
+        self.severity = severity
 
 
 class RecordWaiting(Exception):  # noqa: N818 - an outcome, not a bug
-    """Raised by a handler when a record cannot go to Fiken yet."""
+    """Raised when a record cannot go to Fiken yet; it is stored and retried.
 
-    def __init__(self, code: str, message: str) -> None:
+    Attributes:
+        on: the record it waits for (`customers:12`); the row is retried as soon as that record
+            is in Fiken, in the same run.
+    """
+
+    def __init__(self, code: str, message: str, *, on: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.on = on
 
 
 class TooManyRejects(Exception):  # noqa: N818 - the user's own threshold
@@ -113,9 +116,9 @@ class DryRunPlan:
 
 @dataclass
 class RunContext:
-    """Everything the handlers share during one run."""
+    """Everything the engine and the entities share during one run."""
 
-    client: FikenClient
+    client: FikenPort
     ledger: Ledger
     rejects: RejectsFile
     refs: ReferenceData
@@ -130,86 +133,23 @@ class RunContext:
         """True in a dry run: no write reaches Fiken, the ledger or the rejects file."""
         return self.plan is not None
 
-    # -- writes ------------------------------------------------------------------------------
-
-    def create(
-        self,
-        path: str,
-        body: dict[str, Any],
-        *,
-        lookup: Callable[[], str | None],
-        what: str,
-    ) -> Created:
-        """POST `body`; on an unknown outcome reconcile with `lookup()` before any new POST.
-
-        Args:
-            path: the collection path.
-            body: the request body.
-            lookup: natural-key search in Fiken; returns the id when the object is there.
-            what: how messages name the record, e.g. "invoice 10023".
-
-        Raises:
-            FikenFatalError: Fiken never confirmed the write; the ledger row stays pending and
-                the next run reconciles it.
-        """
-        if self.plan is not None:
-            self.plan.add({"action": "POST", "path": path, "body": body, "record": what})
-            ident = self.plan.fake_id()
-            return Created(location=f"{path}/{ident}", id=ident, kind=path.rsplit("/", 1)[-1])
-        last: WriteOutcomeUnknown | None = None
-        for _ in range(CREATE_ATTEMPTS):
-            try:
-                return self.client.create(path, body)
-            except WriteOutcomeUnknown as exc:
-                last = exc
-                logger.warning("%s: %s; looking it up in Fiken before any retry", what, exc)
-                found = lookup()
-                if found is not None:
-                    logger.info("%s: found in Fiken as %s; not sent again", what, found)
-                    return Created(location="", id=found, kind="reconciled")
-        msg = (
-            f"{what}: Fiken did not confirm the write after {CREATE_ATTEMPTS} attempts "
-            f"({last}). It is recorded as pending and will be reconciled on the next run."
-        )
-        raise FikenFatalError(msg)
-
-    def update(self, method: str, path: str, body: dict[str, Any], *, what: str) -> None:
-        """PUT or PATCH (idempotent: the client retries them)."""
-        if self.plan is not None:
-            self.plan.add({"action": method, "path": path, "body": body, "record": what})
-            return
-        self.client.request(method, path, json=body)
-
     # -- outcomes ----------------------------------------------------------------------------
 
-    def record_reject(
+    def report_reject(
         self,
         stream: str,
         source_id: str,
         number: str | None,
         exc: RecordRejected,
         *,
-        previous: LedgerRow | None,
-        record_json: str | None,
+        attempts: int,
         from_ledger: bool,
     ) -> None:
-        """Ledger row (unless kept), rejects line (fsynced), summary and one log line."""
-        attempts = (previous.attempts if previous else 0) + 1
-        if not exc.keep_ledger:
-            self.ledger.put(
-                LedgerRow(
-                    stream=stream,
-                    source_id=source_id,
-                    status=Status.REJECTED,
-                    # A refused update leaves the object in Fiken: keep its id and reference.
-                    **_fiken_object_of(previous),
-                    natural_key=previous.natural_key if previous else None,
-                    attempts=attempts,
-                    reason_code=exc.code,
-                    last_error=exc.message,
-                    record_json=record_json,
-                )
-            )
+        """Rejects line (fsynced), summary and one log line; a warning does not count.
+
+        Raises:
+            TooManyRejects: more refusals in this run than `max_rejects`.
+        """
         reject = Reject(
             stream=stream,
             source_id=source_id,
@@ -220,11 +160,16 @@ class RunContext:
             fiken_status=exc.status,
             fiken_body=redact_body(exc.body),
             field=exc.field,
+            severity=exc.severity,
         )
         if self.plan is not None:
             self.plan.add({"action": "REJECT", **reject.__dict__})
         else:
             self.rejects.write(reject)
+        if exc.severity == "warning":
+            self.summary.warn(stream, exc.code)
+            logger.warning("Warning on %s %s: [%s] %s", stream, source_id, exc.code, exc.message)
+            return
         self.summary.add(stream, Outcome.REJECTED, exc.code)
         logger.warning("Rejected %s %s: [%s] %s", stream, source_id, exc.code, exc.message)
         if not from_ledger:
@@ -235,39 +180,3 @@ class RunContext:
                     f"max_rejects={self.max_rejects}; stopping. See {self.rejects.path}."
                 )
                 raise TooManyRejects(msg)
-
-    def record_waiting(
-        self,
-        stream: str,
-        source_id: str,
-        exc: RecordWaiting,
-        *,
-        previous: LedgerRow | None,
-        record_json: str | None,
-    ) -> None:
-        """Ledger row `waiting` with the record, summary and a log line."""
-        self.ledger.put(
-            LedgerRow(
-                stream=stream,
-                source_id=source_id,
-                status=Status.WAITING,
-                **_fiken_object_of(previous),
-                attempts=(previous.attempts if previous else 0),
-                reason_code=exc.code,
-                last_error=exc.message,
-                record_json=record_json,
-            )
-        )
-        self.summary.add(stream, Outcome.WAITING)
-        logger.info("Waiting %s %s: %s", stream, source_id, exc.message)
-
-
-def _fiken_object_of(previous: LedgerRow | None) -> dict[str, str | None]:
-    """The Fiken object an earlier row points at, carried into a rejected or waiting row."""
-    if previous is None:
-        return {"fiken_id": None, "fiken_ref": None, "payload_hash": None}
-    return {
-        "fiken_id": previous.fiken_id,
-        "fiken_ref": previous.fiken_ref,
-        "payload_hash": previous.payload_hash,
-    }

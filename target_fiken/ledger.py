@@ -3,12 +3,21 @@
 One row per source record, keyed by (company_slug, stream, source_id):
 
 * `status` is `pending` (the intent to create was recorded, the POST may or may not have
-  landed: reconcile by natural key before anything else), `done`, `rejected` or `waiting`;
+  landed: reconcile by natural key before anything else), `unknown` (the POST was sent and got
+  no definite answer: a timeout, a reset or a 5xx), `done`, `rejected`, `waiting` or `skipped`
+  (Moment said doNotTransfer or draft: nothing stored for it may be replayed);
 * `fiken_id` / `fiken_ref` are Fiken's id and the reference other records need (a contact's
   `customerAccountCode`, a bank account's `accountCode`, a journal entry's transaction id);
 * `payload_hash` is the hash of the request body last written, so a re-run makes zero writes;
 * `record_json` keeps the source record of pending, rejected and waiting rows so a later run
-  can retry them without the tap sending them again.
+  can retry them without the tap sending them again;
+* `sent_json` is the request body (and the record it came from) exactly as it was sent, stored
+  before the POST: a pending or unknown row is reconciled against it, never against a newer
+  version of the record;
+* `waits_on` names the record a waiting row waits for (`customers:12`), so it is retried as soon
+  as that record is in Fiken;
+* `reported_hash` is the booking fingerprint of the last change reported as
+  `changed_after_booking`, so one change is reported once.
 
 Every write commits at once (SQLAlchemy Core, SQLite by default, PostgreSQL through psycopg 3).
 """
@@ -34,7 +43,9 @@ from sqlalchemy import (
     and_,
     create_engine,
     event,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -47,6 +58,8 @@ class Status(str, enum.Enum):
     DONE = "done"
     REJECTED = "rejected"
     WAITING = "waiting"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
 
 
 metadata = MetaData()
@@ -65,6 +78,9 @@ ledger_table = Table(
     Column("reason_code", String(64)),
     Column("last_error", Text),
     Column("record_json", Text),
+    Column("sent_json", Text),
+    Column("waits_on", String(200)),
+    Column("reported_hash", String(64)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -84,6 +100,13 @@ class LedgerRow:
     reason_code: str | None = None
     last_error: str | None = None
     record_json: str | None = None
+    sent_json: str | None = None
+    waits_on: str | None = None
+    reported_hash: str | None = None
+
+
+# Columns added after the first release: an older ledger gets them (nullable) when opened.
+ADDED_COLUMNS = ("sent_json", "waits_on", "reported_hash")
 
 
 def default_ledger_url() -> str:
@@ -124,6 +147,21 @@ class Ledger:
             # Another process created the table between our check and our CREATE (two runs
             # starting together, or a reader): the second look finds it.
             metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Bring a ledger made by an older version up to date (new columns are nullable)."""
+        have = {c["name"] for c in inspect(self.engine).get_columns(ledger_table.name)}
+        missing = [name for name in ADDED_COLUMNS if name not in have]
+        if not missing:
+            return
+        for name in missing:
+            kind = ledger_table.c[name].type.compile(dialect=self.engine.dialect)
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {ledger_table.name} ADD COLUMN {name} {kind}"))
+            except DBAPIError:  # pragma: no cover - another process added it first
+                continue
 
     def __repr__(self) -> str:
         return f"Ledger({self._url_for_humans!r}, company_slug={self.company_slug!r})"
@@ -196,6 +234,9 @@ class Ledger:
             "reason_code": row.reason_code,
             "last_error": row.last_error,
             "record_json": row.record_json,
+            "sent_json": row.sent_json,
+            "waits_on": row.waits_on,
+            "reported_hash": row.reported_hash,
             "updated_at": _now(),
         }
         with self.engine.begin() as conn:
@@ -226,6 +267,9 @@ def _to_row(m: Any) -> LedgerRow:
         reason_code=m["reason_code"],
         last_error=m["last_error"],
         record_json=m["record_json"],
+        sent_json=m["sent_json"],
+        waits_on=m["waits_on"],
+        reported_hash=m["reported_hash"],
     )
 
 

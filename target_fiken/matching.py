@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from target_fiken.client import FikenClient
+from target_fiken.port import FikenPort
 from target_fiken.reference import ReferenceData, digits_only
 
 
@@ -55,7 +55,7 @@ def _one(items: list[dict[str, Any]], id_key: str, what: str) -> dict[str, Any] 
     return items[0]
 
 
-def find_contact(client: FikenClient, customer_number: str) -> dict[str, Any] | None:
+def find_contact(client: FikenPort, customer_number: str) -> dict[str, Any] | None:
     """The contact carrying Moment's customer number in `memberNumberString`."""
     items = client.list_all(
         client.company_path("/contacts"), params={"memberNumberString": customer_number}
@@ -63,7 +63,7 @@ def find_contact(client: FikenClient, customer_number: str) -> dict[str, Any] | 
     return _one(items, "contactId", f"customer number {customer_number}")
 
 
-def find_project(client: FikenClient, number: str) -> dict[str, Any] | None:
+def find_project(client: FikenPort, number: str) -> dict[str, Any] | None:
     """The project with this number (asked of Fiken, not the cache)."""
     items = client.list_all(client.company_path("/projects"), params={"number": number})
     # Exact match only: a server may treat the filter loosely.
@@ -77,7 +77,7 @@ def find_bank_account(refs: ReferenceData, number: str) -> dict[str, Any] | None
 
 
 def find_journal_entry(
-    client: FikenClient,
+    client: FikenPort,
     date: str,
     matches: Callable[[dict[str, Any]], bool],
     what: str,

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from target_fiken.client import (
     PAGE_SIZE,
-    FikenClient,
     FikenError,
     FikenFatalError,
     FikenNotFound,
     api_module_sentence,
     project_module_sentence,
 )
+from target_fiken.port import FikenPort
 from target_fiken.reference import ReferenceData
 
 logger = logging.getLogger("target_fiken")
@@ -41,7 +41,7 @@ class PreflightResult:
     bank_accounts: int
 
 
-def check_project_module(client: FikenClient, refs: ReferenceData | None = None) -> bool:
+def check_project_module(client: FikenPort, refs: ReferenceData | None = None) -> bool:
     """Whether `/projects` answers (402/403 mean the module is off).
 
     The first page doubles as the project cache when it is the only page (one call saved).
@@ -60,7 +60,7 @@ def check_project_module(client: FikenClient, refs: ReferenceData | None = None)
     return True
 
 
-def run_preflight(client: FikenClient, refs: ReferenceData) -> PreflightResult:
+def run_preflight(client: FikenPort, refs: ReferenceData) -> PreflightResult:
     """Check the company and load the reference data.
 
     Raises:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from target_fiken.client import FikenClient
+from target_fiken.port import FikenPort
 
 _DIGITS = re.compile(r"\D")
 
@@ -22,7 +22,7 @@ def digits_only(value: str | None) -> str:
 class ReferenceData:
     """Lazily loaded, per-run caches of one company's reference data."""
 
-    def __init__(self, client: FikenClient) -> None:
+    def __init__(self, client: FikenPort) -> None:
         self.client = client
         self._accounts: set[str] | None = None
         self._bank_accounts: dict[str, dict[str, Any]] | None = None

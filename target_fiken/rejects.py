@@ -94,6 +94,7 @@ class Reject:
     fiken_body: Any = None
     field: str | None = None
     timestamp: str = ""
+    severity: str = "error"  # "warning": reported, and the record still went on to Fiken
 
 
 class RejectsFile:

@@ -128,6 +128,14 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "booked without a VAT code.",
     ),
     th.Property(
+        "lock_timeout",
+        th.NumberType,
+        default=0,
+        title="Run lock timeout",
+        description="Seconds a run waits for another run of target-fiken on the same company "
+        "(and ledger) to finish before it stops with a one-line error. Default 0: stop at once.",
+    ),
+    th.Property(
         "max_requests_per_second",
         th.NumberType,
         default=MAX_REQUESTS_PER_SECOND,

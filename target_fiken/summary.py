@@ -21,6 +21,7 @@ class Outcome(str, enum.Enum):
     WAITING = "waiting"
     SKIPPED = "skipped"  # not for accounting: draft or doNotTransfer invoices
     ADOPTED = "adopted"  # found in Fiken by natural key, not created by this run
+    UNKNOWN = "unknown"  # POST sent, no definite answer: reconciled later, never re-sent blindly
 
 
 COLUMNS = tuple(o.value for o in Outcome)
@@ -33,12 +34,20 @@ class RunSummary:
     dry_run: bool = False
     counts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     reject_reasons: Counter[str] = field(default_factory=Counter)
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)
 
     def add(self, stream: str, outcome: Outcome, reason_code: str | None = None) -> None:
-        """Count one record's outcome."""
+        """Count one record's outcome (with the reason of a reject or a skip)."""
         self.counts[stream][outcome.value] += 1
         if reason_code and outcome is Outcome.REJECTED:
             self.reject_reasons[reason_code] += 1
+        if reason_code and outcome is Outcome.SKIPPED:
+            self.skip_reasons[reason_code] += 1
+
+    def warn(self, stream: str, reason_code: str) -> None:
+        """Count a warning: reported in the rejects file, the record still went on."""
+        self.warnings[f"{stream}:{reason_code}"] += 1
 
     def total(self, outcome: Outcome) -> int:
         """Sum of one outcome over the streams."""
@@ -50,6 +59,8 @@ class RunSummary:
             "dry_run": self.dry_run,
             "streams": {s: {k: c[k] for k in COLUMNS} for s, c in sorted(self.counts.items())},
             "reject_reasons": dict(self.reject_reasons),
+            "skip_reasons": dict(self.skip_reasons),
+            "warnings": dict(self.warnings),
             "api_calls": {
                 "total": stats.total,
                 "by_method": dict(sorted(stats.by_method.items())),
@@ -86,6 +97,14 @@ class RunSummary:
         if self.reject_reasons:
             reasons = ", ".join(f"{k} {n}" for k, n in sorted(self.reject_reasons.items()))
             lines.append(f"Rejects by reason: {reasons}")
+        if self.warnings:
+            shown = ", ".join(f"{k} {n}" for k, n in sorted(self.warnings.items()))
+            lines.append(f"Warnings (records still sent): {shown}")
+        if self.total(Outcome.UNKNOWN):
+            lines.append(
+                f"{self.total(Outcome.UNKNOWN)} writes got no definite answer from Fiken; they "
+                "are looked up (never sent again blindly) on the next run."
+            )
         return "\n".join(lines)
 
     def metric_json(self, stats: ApiStats) -> str:

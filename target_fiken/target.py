@@ -9,6 +9,9 @@ Where singer-sdk 0.54.9 matters (see `../shared/reference/singer-meltano.md` §2
   We let the record in hand finish first (its ledger row would be reconciled anyway), then drain.
 * Systemic errors (credentials, missing module, Fiken down, too many rejects) stop the run with
   one clear sentence and no further state.
+* One run per company (I5 in `engine.py`): the run lock (`runlock.py`) is taken before anything
+  is read or written and held until the process ends; a second run waits `lock_timeout` seconds
+  and then stops with one line naming the holder.
 """
 
 from __future__ import annotations
@@ -30,11 +33,14 @@ from singer_sdk.sinks import Sink
 from target_fiken.auth import FikenAuthError
 from target_fiken.client import FikenClient, FikenFatalError, project_module_sentence
 from target_fiken.context import DryRunPlan, RunContext, TooManyRejects
-from target_fiken.handlers import FINANCIAL_ACCOUNTS, PROJECTS, WRITE_STREAMS, Booker
+from target_fiken.engine import WRITE_STREAMS, Engine, PreCheck
+from target_fiken.entities.streams import BANK_ACCOUNTS, FINANCIAL_ACCOUNTS, PROJECTS
 from target_fiken.ledger import Ledger, OverlayLedger, Status
+from target_fiken.port import FikenPort
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import RejectsFile
+from target_fiken.runlock import RunLock, RunLockBusy
 from target_fiken.settings import CONFIG_SCHEMA
 from target_fiken.sinks import FikenSink
 from target_fiken.summary import Outcome, RunSummary
@@ -61,11 +67,28 @@ class TargetFiken(Target):
     ]
     default_sink_class = FikenSink
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        port: FikenPort | None = None,
+        pre_checks: list[PreCheck] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """singer-sdk's arguments, plus seams for tests and later checks.
+
+        Args:
+            port: talk to this Fiken port instead of building a `FikenClient` (tests pass the
+                in-memory fake).
+            pre_checks: per-record checks run before anything is stored or sent.
+            **kwargs: passed to singer-sdk's `Target`.
+        """
         super().__init__(**kwargs)
         self.max_parallelism = 1  # Fiken allows one request in flight
         self.ctx: RunContext | None = None
-        self.booker: Booker | None = None
+        self.engine: Engine | None = None
+        self._port = port
+        self._pre_checks = list(pre_checks or [])
+        self._run_lock: RunLock | None = None
         self.preflight: PreflightResult | None = None
         self._busy = False
         self._pending_signal: int | None = None
@@ -104,7 +127,7 @@ class TargetFiken(Target):
             self._uninstall_redaction = install_redaction(lambda: self._secrets(auth))
         except ImportError:  # pragma: no cover - redact.py ships with the package
             self.logger.warning("Secret redaction for logs is not available")
-        client = FikenClient(
+        client: FikenPort = self._port or FikenClient(
             config.get("base_url") or "https://api.fiken.no/api/v2",
             config["company_slug"],
             auth,
@@ -150,8 +173,9 @@ class TargetFiken(Target):
     def _ensure_context(self) -> None:
         if self.ctx is not None:
             return
+        self._lock_run()
         self.ctx = self._build_context()
-        self.booker = Booker(self.ctx)
+        self.engine = Engine(self.ctx, pre_checks=self._pre_checks)
         self.preflight = run_preflight(self.ctx.client, self.ctx.refs)
         self.logger.info(
             "Ledger: %r; rejects: %s%s",
@@ -160,15 +184,31 @@ class TargetFiken(Target):
             f"; DRY RUN, plan: {self.ctx.plan.path}" if self.ctx.plan else "",
         )
 
+    def _lock_run(self) -> None:
+        """I5: hold (ledger, company) for the whole run; a dry run writes nothing and skips it."""
+        if self._run_lock is not None or self.dry_run:
+            return
+        lock = RunLock(
+            self.config.get("ledger_url"),
+            self.config["company_slug"],
+            timeout=float(self.config.get("lock_timeout") or 0),
+        )
+        try:
+            lock.acquire()
+        except RunLockBusy as exc:
+            # One line, no traceback, and nothing of this run was read or written.
+            raise TargetFikenError(str(exc)) from None
+        self._run_lock = lock
+
     # -- records -----------------------------------------------------------------------------
 
     def book(self, stream: str, record: dict[str, Any], errors: list[FieldError]) -> None:
         """Book one record; called by the sinks."""
-        assert self.booker is not None
-        booker = self.booker
+        assert self.engine is not None
+        engine = self.engine
         self._busy = True
         try:
-            self._stop_on_fatal(lambda: booker.process(stream, record, errors=errors))
+            self._stop_on_fatal(lambda: engine.process(stream, record, errors=errors))
         finally:
             self._busy = False
         if self._pending_signal is not None:
@@ -200,13 +240,13 @@ class TargetFiken(Target):
         A run without records still retries what the ledger holds (e.g. invoices refused for a
         VAT code the user has since fixed in Moment, which does not touch the invoices).
         """
-        if self.booker is None and self._ledger_has_retries():
+        if self.engine is None and self._ledger_has_retries():
             self._stop_on_fatal(self._ensure_context)
-        if self.booker is not None:
-            booker = self.booker
+        if self.engine is not None:
+            engine = self.engine
             self._busy = True
             try:
-                self._stop_on_fatal(booker.retry_from_ledger)
+                self._stop_on_fatal(engine.retry_from_ledger)
             finally:
                 self._busy = False
         super().process_endofpipe()
@@ -215,9 +255,10 @@ class TargetFiken(Target):
     def _ledger_has_retries(self) -> bool:
         ledger = Ledger(self.config.get("ledger_url"), self.config["company_slug"])
         try:
+            retried = {s.value for s in (Status.REJECTED, Status.WAITING, Status.PENDING)}
+            retried.add(Status.UNKNOWN.value)
             return any(
-                status in {Status.REJECTED.value, Status.WAITING.value, Status.PENDING.value}
-                and stream in WRITE_STREAMS
+                status in retried and stream in (*WRITE_STREAMS, BANK_ACCOUNTS)
                 for stream, status in ledger.counts()
             )
         finally:
@@ -232,6 +273,7 @@ class TargetFiken(Target):
 
     def _report(self) -> None:
         if self._finished or self.ctx is None:
+            self._release_lock()
             return
         self._finished = True
         ctx = self.ctx
@@ -251,6 +293,12 @@ class TargetFiken(Target):
         ctx.ledger.close()
         if self._uninstall_redaction is not None:
             self._uninstall_redaction()  # the run is over; its secrets go with it
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._run_lock is not None:
+            self._run_lock.release()
+            self._run_lock = None
 
     # -- signals -----------------------------------------------------------------------------
 
