@@ -654,6 +654,11 @@ class Engine:
         key = (row.stream, row.source_id)
         if entity.policy is ChangePolicy.FINAL and row.fiken_id:
             return  # I1
+        if row.stream not in WRITE_STREAMS:
+            # Made for another record (a bank account): only looked up; its invoice creates it.
+            if row.status in OPEN_WRITES and not row.fiken_id:
+                self._close_open_write(entity, row)
+            return
         if row.status in OPEN_WRITES and not row.fiken_id:
             since = self._unknown_since.get(key)
             if since is not None and self.clock() - since < self.safe_delay:

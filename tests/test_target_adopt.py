@@ -285,7 +285,7 @@ def test_report_mode_lists_adopted_to_create_and_ambiguous_without_writing(fs, t
             ("customers", "customer 50004"),
             ("projects", "project P-101"),
             ("projects", "project P-102"),
-            ("bank_accounts", "invoice 20003"),
+            ("bank_accounts", "bank account 15031234567"),
             ("invoices", "invoice 20001"),
             ("invoices", "invoice 20002"),
         ]
