@@ -23,8 +23,9 @@ I1 Booked is final. A record whose row ever got a Fiken journal entry (a `fiken_
    record is a `changed_after_booking` reject, reported once per change (`reported_hash`).
 I2 Unknown outcome means no second POST in the same run. A POST answered by a timeout, a reset
    or a 5xx leaves the row `unknown`. Only a look-up that proves absence, made at least
-   `safe_delay` seconds later (injectable clock; default well past any request timeout) or on a
-   later run, lets a new POST go.
+   `safe_delay` seconds after the intent was stored (`sent_at`; injectable clock; default well
+   past any request timeout), lets a new POST go. The delay holds across runs too: a run that
+   starts right after a killed one must not race a POST Fiken is still working on.
 I3 Reconcile what was sent. The body (and record) of a POST is stored in `sent_json` before it
    is sent; a pending or unknown row is looked up with that, never with a newer record.
 I4 A skip closes the record. doNotTransfer or draft turns any stored retry of the record into
@@ -93,7 +94,7 @@ class Engine:
         self,
         ctx: RunContext,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         safe_delay: float = SAFE_DELAY,
         pre_checks: Iterable[PreCheck] = (),
     ) -> None:
@@ -216,8 +217,7 @@ class Engine:
         key = (row.stream, row.source_id)
         if key in self._absent:
             return row
-        since = self._unknown_since.get(key)
-        if since is not None and self.clock() - since < self.safe_delay:
+        if not self._safe(row):
             raise StillUnknown
         sent = self._sent(row)
         try:
@@ -247,9 +247,15 @@ class Engine:
             fiken_ref=ref,
             record_json=None,
             sent_json=None,
+            sent_at=None,
             last_error=None,
             reason_code=None,
         )
+
+    def _safe(self, row: LedgerRow) -> bool:
+        """Whether a look-up of an open write may prove absence now (I2)."""
+        since = self._unknown_since.get((row.stream, row.source_id), row.sent_at)
+        return since is None or self.clock() - since >= self.safe_delay
 
     @staticmethod
     def _sent(row: LedgerRow) -> Sent:
@@ -409,6 +415,7 @@ class Engine:
             attempts=(row.attempts if row else 0) + 1,
             record_json=record_json,
             sent_json=serialize_json({"body": body, "record": record}),
+            sent_at=self.clock(),
         )
         self.ctx.ledger.put(pending)
         self._absent.discard(key)
@@ -494,6 +501,7 @@ class Engine:
             reason_code=reason,
             record_json=None,
             sent_json=None,
+            sent_at=None,
             waits_on=None,
             last_error=None,
         )
@@ -661,8 +669,8 @@ class Engine:
             return
         if row.status in OPEN_WRITES and not row.fiken_id:
             since = self._unknown_since.get(key)
-            if since is not None and self.clock() - since < self.safe_delay:
-                return  # I2: the next run looks it up
+            if not self._safe(row):
+                return  # I2: a later run looks it up
             if not row.record_json:
                 self._close_open_write(entity, row)
                 return
@@ -692,7 +700,9 @@ class Engine:
             self.ctx.summary.add(entity.stream, Outcome.CREATED)
             return
         if row.reason_code == SKIP_REQUESTED:
-            self._put(row, status=Status.SKIPPED, sent_json=None, reason_code=SKIP_REQUESTED)
+            self._put(
+                row, status=Status.SKIPPED, sent_json=None, sent_at=None, reason_code=SKIP_REQUESTED
+            )
 
     def _vat_fix_arrived(self, row: LedgerRow) -> bool:
         """An invoice refused in this run for a missing VAT code, now that accounts came in.
@@ -747,7 +757,7 @@ class Engine:
         self.adoption.claim(stream, fiken_id)
 
 
-def _fiken_object_of(previous: LedgerRow | None) -> dict[str, str | None]:
+def _fiken_object_of(previous: LedgerRow | None) -> dict[str, Any]:
     """The Fiken object an earlier row points at, carried into a rejected or waiting row."""
     if previous is None:
         return {"fiken_id": None, "fiken_ref": None, "payload_hash": None}

@@ -14,6 +14,8 @@ One row per source record, keyed by (company_slug, stream, source_id):
 * `sent_json` is the request body (and the record it came from) exactly as it was sent, stored
   before the POST: a pending or unknown row is reconciled against it, never against a newer
   version of the record;
+* `sent_at` is when (epoch seconds) the intent of an open write was stored, so no run, this one
+  or the next, proves it absent before the reconcile delay has passed;
 * `waits_on` names the record a waiting row waits for (`customers:12`), so it is retried as soon
   as that record is in Fiken;
 * `reported_hash` is the booking fingerprint of the last change reported as
@@ -35,6 +37,7 @@ import platformdirs
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     Integer,
     MetaData,
     String,
@@ -79,6 +82,7 @@ ledger_table = Table(
     Column("last_error", Text),
     Column("record_json", Text),
     Column("sent_json", Text),
+    Column("sent_at", Float),
     Column("waits_on", String(200)),
     Column("reported_hash", String(64)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
@@ -101,12 +105,13 @@ class LedgerRow:
     last_error: str | None = None
     record_json: str | None = None
     sent_json: str | None = None
+    sent_at: float | None = None
     waits_on: str | None = None
     reported_hash: str | None = None
 
 
 # Columns added after the first release: an older ledger gets them (nullable) when opened.
-ADDED_COLUMNS = ("sent_json", "waits_on", "reported_hash")
+ADDED_COLUMNS = ("sent_json", "sent_at", "waits_on", "reported_hash")
 
 
 def default_ledger_url() -> str:
@@ -235,6 +240,7 @@ class Ledger:
             "last_error": row.last_error,
             "record_json": row.record_json,
             "sent_json": row.sent_json,
+            "sent_at": row.sent_at,
             "waits_on": row.waits_on,
             "reported_hash": row.reported_hash,
             "updated_at": _now(),
@@ -268,6 +274,7 @@ def _to_row(m: Any) -> LedgerRow:
         last_error=m["last_error"],
         record_json=m["record_json"],
         sent_json=m["sent_json"],
+        sent_at=m["sent_at"],
         waits_on=m["waits_on"],
         reported_hash=m["reported_hash"],
     )

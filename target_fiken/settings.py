@@ -136,6 +136,15 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "(and ledger) to finish before it stops with a one-line error. Default 0: stop at once.",
     ),
     th.Property(
+        "reconcile_delay",
+        th.NumberType,
+        default=300,
+        title="Reconcile delay",
+        description="Seconds after a write that got no definite answer from Fiken (timeout, "
+        "lost connection, 5xx, or a run killed mid-write) before a look-up may conclude it did "
+        "not land and send it again. Until then it is never re-sent. Default 300.",
+    ),
+    th.Property(
         "max_requests_per_second",
         th.NumberType,
         default=MAX_REQUESTS_PER_SECOND,

@@ -33,7 +33,7 @@ from singer_sdk.sinks import Sink
 from target_fiken.auth import FikenAuthError
 from target_fiken.client import FikenClient, FikenFatalError, project_module_sentence
 from target_fiken.context import DryRunPlan, RunContext, TooManyRejects
-from target_fiken.engine import WRITE_STREAMS, Engine, PreCheck
+from target_fiken.engine import SAFE_DELAY, WRITE_STREAMS, Engine, PreCheck
 from target_fiken.entities.streams import BANK_ACCOUNTS, FINANCIAL_ACCOUNTS, PROJECTS
 from target_fiken.ledger import Ledger, OverlayLedger, Status
 from target_fiken.port import FikenPort
@@ -175,7 +175,12 @@ class TargetFiken(Target):
             return
         self._lock_run()
         self.ctx = self._build_context()
-        self.engine = Engine(self.ctx, pre_checks=self._pre_checks)
+        delay = self.config.get("reconcile_delay")
+        self.engine = Engine(
+            self.ctx,
+            pre_checks=self._pre_checks,
+            safe_delay=SAFE_DELAY if delay is None else float(delay),
+        )
         self.preflight = run_preflight(self.ctx.client, self.ctx.refs)
         self.logger.info(
             "Ledger: %r; rejects: %s%s",

@@ -50,8 +50,8 @@ FAULT_KINDS = (
 )
 
 
-class Killed(BaseException):  # noqa: N818 - stands for kill -9: nothing may catch it
-    """The process died here."""
+class Killed(BaseException):
+    """The process died here (kill -9: nothing in the target may catch it)."""
 
 
 class FakeClock:
@@ -128,7 +128,9 @@ class FikenFake:
 
     # -- test controls -----------------------------------------------------------------------
 
-    def inject(self, kind: str, *, method: str = "POST", path_contains: str = "", delay: float = 0) -> None:
+    def inject(
+        self, kind: str, *, method: str = "POST", path_contains: str = "", delay: float = 0
+    ) -> None:
         """Script a fault for the next request of `method` whose path contains `path_contains`."""
         if kind not in FAULT_KINDS:
             msg = f"unknown fault {kind!r}; one of {', '.join(FAULT_KINDS)}"
@@ -194,11 +196,15 @@ class FikenFake:
         except FikenNotFound:
             return None
 
-    def iter_pages(self, path: str, *, params: Mapping[str, Any] | None = None) -> Iterator[list[Any]]:
+    def iter_pages(
+        self, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> Iterator[list[Any]]:
         """Each page of a list (100 a page)."""
         page = 0
         while True:
-            response = self.request("GET", path, params={**(params or {}), "page": page, "pageSize": PAGE_SIZE})
+            response = self.request(
+                "GET", path, params={**(params or {}), "page": page, "pageSize": PAGE_SIZE}
+            )
             yield response.json()
             if page + 1 >= int(response.headers["Fiken-Api-Page-Count"]):
                 return
@@ -235,7 +241,11 @@ class FikenFake:
         due = [item for item in self._late if item[0] <= self.clock()]
         for item in due:
             self._late.remove(item)
-            self._route("POST", item[1], {}, item[2])
+            hook, self.on_post = self.on_post, None  # sent earlier: not a POST made now
+            try:
+                self._route("POST", item[1], {}, item[2])
+            finally:
+                self.on_post = hook
 
     def _new_id(self) -> int:
         self._next_id += 1
@@ -270,7 +280,12 @@ class FikenFake:
         raise FikenRecordError(f"{method} {path}: not allowed", status=405)
 
     def _company(self) -> dict[str, Any]:
-        return {"slug": self.company_slug, "name": "Demo AS", "hasApiAccess": True, "testCompany": True}
+        return {
+            "slug": self.company_slug,
+            "name": "Demo AS",
+            "hasApiAccess": True,
+            "testCompany": True,
+        }
 
     def _chart(self) -> dict[str, str]:
         chart = dict(STANDARD_CHART)
@@ -288,7 +303,11 @@ class FikenFake:
         if kind == "contacts":
             if not body.get("name"):
                 raise FikenRecordError(f"POST {path}: name is required", status=400)
-            stored = {"contactId": self._new_id(), **copy.deepcopy(body), "createdDate": self.clock()}
+            stored = {
+                "contactId": self._new_id(),
+                **copy.deepcopy(body),
+                "createdDate": self.clock(),
+            }
             if body.get("customer"):
                 self._next_sub += 1
                 stored["customerAccountCode"] = f"1500:{self._next_sub}"
@@ -298,7 +317,11 @@ class FikenFake:
             stored = {"projectId": self._new_id(), **copy.deepcopy(body)}
         elif kind == "bankAccounts":
             self._next_sub += 1
-            stored = {"bankAccountId": self._new_id(), **copy.deepcopy(body), "accountCode": f"1920:{self._next_sub}"}
+            stored = {
+                "bankAccountId": self._new_id(),
+                **copy.deepcopy(body),
+                "accountCode": f"1920:{self._next_sub}",
+            }
         elif kind == "generalJournalEntries":
             return self._book(body, path)
         else:
@@ -328,7 +351,8 @@ class FikenFake:
                     "journalEntryId": self._new_id(),
                     "transactionId": tx,
                     "date": entry.get("date"),
-                    "description": "Fri postering registrert via API: " + str(entry.get("description") or ""),
+                    "description": "Fri postering registrert via API: "
+                    + str(entry.get("description") or ""),
                     "lines": lines,
                 }
             )
@@ -347,7 +371,9 @@ class FikenFake:
         for i, item in enumerate(items):
             if str(item.get(key)) == ident:
                 if method == "PUT":
-                    keep = {k: item[k] for k in (key, "customerAccountCode", "createdDate") if k in item}
+                    keep = {
+                        k: item[k] for k in (key, "customerAccountCode", "createdDate") if k in item
+                    }
                     items[i] = {**copy.deepcopy(body), **keep}
                 else:
                     items[i] = {**item, **copy.deepcopy(body)}
