@@ -157,6 +157,11 @@ class RunLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     holder = _read_holder(fd)
+                    for _ in range(5):  # the holder writes who it is just after locking
+                        if holder is not None:
+                            break
+                        time.sleep(POLL_SECONDS / 2)
+                        holder = _read_holder(fd)
                     os.close(fd)
                     raise RunLockBusy(busy_sentence(self.company, holder)) from None
                 time.sleep(POLL_SECONDS)

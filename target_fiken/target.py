@@ -150,6 +150,11 @@ class TargetFiken(Target):
             max_rejects=int(max_rejects) if max_rejects is not None else None,
         )
 
+    def _process_schema_message(self, message_dict: dict) -> None:
+        """Take the run lock (I5) before the first stream's sink is even built."""
+        self._lock_run()
+        super()._process_schema_message(message_dict)
+
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         """Our sink for the Moment streams; a clear error for any other stream."""
         if stream_name not in KNOWN_STREAMS:
