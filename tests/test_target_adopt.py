@@ -142,7 +142,7 @@ def _seed() -> dict[str, Any]:
 
 @pytest.fixture
 def fs(tmp_path):
-    with FikenSandbox(tmp_path / "fiken", seed=_seed()) as sandbox:
+    with FikenSandbox(tmp_path / "fiken", seed=_seed(), limits=False) as sandbox:
         yield sandbox
 
 
@@ -320,7 +320,7 @@ def test_one_fiken_object_is_adopted_once_and_double_bookings_are_not_guessed(tm
         customer(1, customerNumber="50001", organizationNumber="944 444 444"),
         customer(2, customerNumber="50002", organizationNumber="944444444"),
     ]
-    with FikenSandbox(tmp_path / "fiken", seed=seed) as fs:
+    with FikenSandbox(tmp_path / "fiken", seed=seed, limits=False) as fs:
         config = target_config(fs, tmp_path)
         before = fs.objects("demo-as")
         result = run_target(config, singer_lines(customers, [], [invoice(1, customer_id=1)]))
@@ -338,7 +338,7 @@ def test_one_fiken_object_is_adopted_once_and_double_bookings_are_not_guessed(tm
 
 def test_a_brand_new_company_costs_one_contact_page_and_no_look_ups(tmp_path):
     """An empty company: one contact list page, no per-customer look-ups, no journal reads."""
-    with FikenSandbox(tmp_path / "fiken") as fs:
+    with FikenSandbox(tmp_path / "fiken", limits=False) as fs:
         config = target_config(fs, tmp_path)
         lines = singer_lines(
             [customer(1), customer(2)], [], [invoice(1, customer_id=1), invoice(2, customer_id=2)]

@@ -52,7 +52,7 @@ def test_tap_to_target_books_once_and_updates_exactly_what_changed(tmp_path):
     data = generate_dataset(10, seed=5, bad_rate=0.0, n_customers=4, n_projects=3)
     with (
         MomentSandbox(data, api_key="test-key", company="acme") as moment,
-        FikenSandbox(tmp_path / "fiken") as fs,
+        FikenSandbox(tmp_path / "fiken", limits=False) as fs,
     ):
         tap_config = {"api_key": "test-key", "company_code": "acme", "base_url": moment.url}
         config = target_config(fs, tmp_path)

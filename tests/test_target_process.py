@@ -24,7 +24,7 @@ SLOW_POSTS = {"seed": 3, "slow": 1.0, "slow_seconds": 0.8, "methods": ["POST"]}
 
 @pytest.fixture
 def fs(tmp_path):
-    with FikenSandbox(tmp_path / "fiken") as sandbox:
+    with FikenSandbox(tmp_path / "fiken", limits=False) as sandbox:
         yield sandbox
 
 
