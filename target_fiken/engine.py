@@ -240,17 +240,7 @@ class Engine:
             "%s %s: found in Fiken as %s; not sent again", row.stream, row.source_id, fiken_id
         )
         self._arrived.add(f"{row.stream}:{row.source_id}")
-        return self._put(
-            row,
-            status=Status.DONE,
-            fiken_id=fiken_id,
-            fiken_ref=ref,
-            record_json=None,
-            sent_json=None,
-            sent_at=None,
-            last_error=None,
-            reason_code=None,
-        )
+        return self._close(row, Status.DONE, fiken_id=fiken_id, fiken_ref=ref, reason_code=None)
 
     def _safe(self, row: LedgerRow) -> bool:
         """Whether a look-up of an open write may prove absence now (I2)."""
@@ -495,16 +485,7 @@ class Engine:
                 entity, record, row, f"skip:{reason}", f"Moment now marks it {reason}"
             )
             return Outcome.SKIPPED, reason
-        self._put(
-            row,
-            status=Status.SKIPPED,
-            reason_code=reason,
-            record_json=None,
-            sent_json=None,
-            sent_at=None,
-            waits_on=None,
-            last_error=None,
-        )
+        self._close(row, Status.SKIPPED, reason_code=reason, waits_on=None)
         return Outcome.SKIPPED, reason
 
     # -- refusals and waits ------------------------------------------------------------------
@@ -700,9 +681,7 @@ class Engine:
             self.ctx.summary.add(entity.stream, Outcome.CREATED)
             return
         if row.reason_code == SKIP_REQUESTED:
-            self._put(
-                row, status=Status.SKIPPED, sent_json=None, sent_at=None, reason_code=SKIP_REQUESTED
-            )
+            self._close(row, Status.SKIPPED, reason_code=SKIP_REQUESTED)
 
     def _vat_fix_arrived(self, row: LedgerRow) -> bool:
         """An invoice refused in this run for a missing VAT code, now that accounts came in.
@@ -723,6 +702,18 @@ class Engine:
         new = LedgerRow(**{**row.__dict__, **changes})
         self.ctx.ledger.put(new)
         return new
+
+    def _close(self, row: LedgerRow, status: Status, **changes: Any) -> LedgerRow:
+        """A row with nothing left to replay or look up: record, sent body and error dropped."""
+        return self._put(
+            row,
+            status=status,
+            record_json=None,
+            sent_json=None,
+            sent_at=None,
+            last_error=None,
+            **changes,
+        )
 
     def _done(  # noqa: PLR0917 - one call shape
         self,

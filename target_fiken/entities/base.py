@@ -55,6 +55,12 @@ class Sent:
     record: dict[str, Any] | None
     natural_key: str
 
+    def key(self, field: str) -> str:
+        """The natural key, or (rows from older versions) the record's `field`."""
+        if self.natural_key:
+            return self.natural_key
+        return str((self.record or {}).get(field) or "")
+
 
 @dataclass(frozen=True)
 class Adopted:

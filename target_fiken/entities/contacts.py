@@ -55,9 +55,7 @@ class Contacts(Entity):
 
     def find(self, sent: Sent) -> dict[str, Any] | None:
         """The contact carrying the customer number that was sent."""
-        number = sent.natural_key
-        if not number and sent.record is not None:
-            number = str(sent.record.get("customerNumber") or "")
+        number = sent.key("customerNumber")
         return find_contact(self.ctx.client, number) if number else None
 
     def found_ids(self, found: dict[str, Any]) -> tuple[str, str | None]:

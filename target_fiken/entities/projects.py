@@ -62,9 +62,7 @@ class Projects(Entity):
 
     def find(self, sent: Sent) -> dict[str, Any] | None:
         """The project with the number that was sent (asked of Fiken, not the cache)."""
-        number = sent.natural_key
-        if not number and sent.record is not None:
-            number = str(sent.record.get("projectNumber") or "")
+        number = sent.key("projectNumber")
         return find_project(self.ctx.client, number) if number else None
 
     def found_ids(self, found: dict[str, Any]) -> tuple[str, str | None]:
