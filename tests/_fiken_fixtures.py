@@ -18,6 +18,8 @@ from typing import Any
 from singer_sdk.singerlib.json import serialize_json
 
 from tap_moment.contract import load_schema
+from target_fiken.auth import FikenAuth
+from target_fiken.client import FikenClient
 from target_fiken.target import TargetFiken
 
 PERSONAL_TOKEN = "sandbox-personal-token"
@@ -202,15 +204,33 @@ class RunResult:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
+def unpaced_client(config: dict[str, Any]) -> FikenClient:
+    """A FikenClient that never sleeps (no 4/s pacing): for a sandbox with its limits off."""
+    return FikenClient(
+        config["base_url"],
+        config["company_slug"],
+        FikenAuth.from_config(config),
+        read_only=bool(config.get("dry_run")),
+        sleep=lambda _seconds: None,
+    )
+
+
 def run_target(
-    config: dict[str, Any], lines: list[str], *, expect_error: bool | None = False
+    config: dict[str, Any],
+    lines: list[str],
+    *,
+    expect_error: bool | None = False,
+    paced: bool = False,
 ) -> RunResult:
     """Run TargetFiken in-process on `lines`; capture stdout (state) and stderr.
 
     expect_error: False raises any error, True requires one, None returns it in the result.
+    paced: keep the client's 4 requests/s (tests about Fiken's limits, OAuth runs); otherwise a
+        run on a personal token talks to the sandbox without pacing, so tests stay fast.
     """
     handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
-    target = TargetFiken(config=config, validate_config=True)
+    port = None if paced or not config.get("access_token") else unpaced_client(config)
+    target = TargetFiken(config=config, validate_config=True, port=port)
     # The SDK installs its own SIGINT/SIGTERM handlers; give pytest its own back.
     signal.signal(signal.SIGINT, handlers[0])
     signal.signal(signal.SIGTERM, handlers[1])

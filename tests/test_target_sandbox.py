@@ -251,7 +251,9 @@ def test_429_storm_completes_without_duplicates(limited_fs, tmp_path):
     thread = threading.Thread(target=storm, daemon=True)
     thread.start()
     try:
-        result = run_target(config, singer_lines([customer(1)], [], [invoice(1), invoice(2)]))
+        result = run_target(
+            config, singer_lines([customer(1)], [], [invoice(1), invoice(2)]), paced=True
+        )
     finally:
         stop.set()
         thread.join(timeout=10)
