@@ -221,15 +221,18 @@ def run_target(
     *,
     expect_error: bool | None = False,
     paced: bool = False,
+    port: Any = None,
 ) -> RunResult:
     """Run TargetFiken in-process on `lines`; capture stdout (state) and stderr.
 
     expect_error: False raises any error, True requires one, None returns it in the result.
     paced: keep the client's 4 requests/s (tests about Fiken's limits, OAuth runs); otherwise a
         run on a personal token talks to the sandbox without pacing, so tests stay fast.
+    port: a Fiken port to use instead (e.g. `fiken_fake.FikenFake()`: no HTTP at all).
     """
     handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
-    port = None if paced or not config.get("access_token") else unpaced_client(config)
+    if port is None and not paced and config.get("access_token"):
+        port = unpaced_client(config)
     target = TargetFiken(config=config, validate_config=True, port=port)
     # The SDK installs its own SIGINT/SIGTERM handlers; give pytest its own back.
     signal.signal(signal.SIGINT, handlers[0])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from _fiken_fixtures import customer, invoice, line, project
+from _fiken_fixtures import customer, invoice, line, project, run_target, singer_lines
 from fiken_fake import FikenFake, Killed, MemoryLedger, booked_invoice_numbers, make_engine
 
 from target_fiken.client import FikenFatalError
@@ -265,3 +265,21 @@ def test_contacts_and_projects_update_in_place(world):
     assert [c["name"] for c in fake.objects("contacts")] == ["Nytt Navn AS"]
     assert [p["name"] for p in fake.objects("projects")] == ["Nytt prosjekt"]
     assert [k for k, _ in fake.posts] == ["contacts", "projects"]
+
+
+def test_the_target_runs_on_the_fake_port_without_http(tmp_path):
+    fake = FikenFake()
+    config = {
+        "company_slug": "demo-as",
+        "access_token": "unused-by-the-fake",
+        "ledger_url": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "rejects_path": str(tmp_path / "rejects.jsonl"),
+    }
+    lines = singer_lines([customer(1)], [], [invoice(1), invoice(2, customer_id=9)])
+    first = run_target(config, lines, port=fake)
+    assert booked_invoice_numbers(fake) == [20001]
+    assert _reasons(tmp_path / "rejects.jsonl") == ["customer_not_transferred"]
+    assert first.states[-1]["done"] == "invoices"
+    writes_before = fake.writes
+    run_target(config, lines, port=fake)
+    assert fake.writes == writes_before  # a re-run writes nothing
