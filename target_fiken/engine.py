@@ -503,21 +503,7 @@ class Engine:
         row = self.ctx.ledger.get(entity.stream, source_id)
         attempts = (row.attempts if row else 0) + 1
         if not exc.keep_ledger and self._may_replace(entity, row):
-            self.ctx.ledger.put(
-                LedgerRow(
-                    stream=entity.stream,
-                    source_id=source_id,
-                    status=Status.REJECTED,
-                    # A refused update leaves the object in Fiken: keep its id and reference.
-                    **_fiken_object_of(row),
-                    natural_key=row.natural_key if row else None,
-                    attempts=attempts,
-                    reason_code=exc.code,
-                    last_error=exc.message,
-                    record_json=serialize_json(record),
-                    reported_hash=row.reported_hash if row else None,
-                )
-            )
+            self._hold(entity, source_id, record, row, Status.REJECTED, exc, attempts=attempts)
         self.ctx.report_reject(
             entity.stream,
             source_id,
@@ -537,24 +523,40 @@ class Engine:
     ) -> Outcome:
         row = self.ctx.ledger.get(entity.stream, source_id)
         if self._may_replace(entity, row):
-            self.ctx.ledger.put(
-                LedgerRow(
-                    stream=entity.stream,
-                    source_id=source_id,
-                    status=Status.WAITING,
-                    **_fiken_object_of(row),
-                    natural_key=row.natural_key if row else None,
-                    attempts=row.attempts if row else 0,
-                    reason_code=exc.code,
-                    last_error=exc.message,
-                    record_json=serialize_json(record),
-                    waits_on=getattr(exc, "on", None),
-                    reported_hash=row.reported_hash if row else None,
-                )
-            )
+            attempts = row.attempts if row else 0
+            self._hold(entity, source_id, record, row, Status.WAITING, exc, attempts=attempts)
         self.ctx.summary.add(entity.stream, Outcome.WAITING)
         logger.info("Waiting %s %s: %s", entity.stream, source_id, exc.message)
         return Outcome.WAITING
+
+    def _hold(  # noqa: PLR0917 - one call shape, two callers
+        self,
+        entity: Entity,
+        source_id: str,
+        record: dict[str, Any],
+        row: LedgerRow | None,
+        status: Status,
+        exc: RecordRejected | RecordWaiting | Waiting,
+        *,
+        attempts: int,
+    ) -> None:
+        """A rejected or waiting row: the record kept for a retry, any Fiken object kept."""
+        self.ctx.ledger.put(
+            LedgerRow(
+                stream=entity.stream,
+                source_id=source_id,
+                status=status,
+                # A refused update leaves the object in Fiken: keep its id and reference.
+                **_fiken_object_of(row),
+                natural_key=row.natural_key if row else None,
+                attempts=attempts,
+                reason_code=exc.code,
+                last_error=exc.message,
+                record_json=serialize_json(record),
+                waits_on=getattr(exc, "on", None),
+                reported_hash=row.reported_hash if row else None,
+            )
+        )
 
     def _may_replace(self, entity: Entity, row: LedgerRow | None) -> bool:
         """Whether a refusal or a wait may overwrite the row.
