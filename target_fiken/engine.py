@@ -142,7 +142,8 @@ class Engine:
                     f"{stream} record {source_id} does not match the Moment contract: {shown}",
                     field=errors[0].field,
                 )
-            self._pre_check(entity, source_id, record, from_ledger=from_ledger)
+            if entity.skip_reason(record) is None:  # a skip sends nothing: nothing to check
+                self._pre_check(entity, source_id, record, from_ledger=from_ledger)
             outcome, reason = self._book(entity, source_id, record)
         except MappingError as exc:
             rejected = RecordRejected(exc.code, exc.message, field=exc.field)

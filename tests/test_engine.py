@@ -283,3 +283,17 @@ def test_the_target_runs_on_the_fake_port_without_http(tmp_path):
     writes_before = fake.writes
     run_target(config, lines, port=fake)
     assert fake.writes == writes_before  # a re-run writes nothing
+
+
+def test_a_skip_is_not_held_up_by_a_pre_check(world):
+    fake, ledger, _, run = world
+
+    def refuse_invoices(stream, record):
+        if stream == "invoices":
+            yield RecordRejected("too_long", "refused by a limit", field="description")
+
+    engine = run(pre_checks=[refuse_invoices])
+    assert engine.process("invoices", invoice(1)) is Outcome.REJECTED
+    assert engine.process("invoices", invoice(1, invoiceState="draft")) is Outcome.SKIPPED
+    assert ledger.get("invoices", "1").status is Status.SKIPPED
+    assert fake.writes == 0
