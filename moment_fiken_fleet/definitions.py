@@ -142,7 +142,7 @@ def fiken_books(context: AssetExecutionContext, fleet: Fleet) -> MaterializeResu
     return MaterializeResult(metadata=metadata)
 
 
-sync_tenant = define_asset_job(JOB_NAME, selection=[fiken_books], partitions_def=PARTITIONS)
+sync_tenant = define_asset_job(JOB_NAME, selection=[fiken_books])
 
 
 def tenant_runs(instance: DagsterInstance, tenant: str, limit: int = 20) -> list[RunView]:
