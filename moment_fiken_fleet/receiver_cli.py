@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -63,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         await task
 
+    # uvicorn stops gracefully on SIGTERM/SIGINT and then re-raises the signal to the handler
+    # that was there before; this one makes that a clean exit 0 instead of death by signal.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _signum, _frame: None)
     try:
         asyncio.run(serve())
     finally:

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from dagster import (
     DagsterInstance,
+    DagsterRunStatus,
     Definitions,
     ExecuteInProcessResult,
     RunRequest,
@@ -20,8 +21,11 @@ from dagster import (
     SkipReason,
     build_sensor_context,
 )
+from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteRepositoryOrigin
+from dagster._core.test_utils import create_run_for_test
 
 from moment_fiken_fleet.definitions import JOB_NAME, PARTITIONS, Fleet, build_definitions
+from moment_fiken_fleet.dispatch import PARTITION_TAG, THROUGH_TAG
 from moment_fiken_fleet.events import WebhookEvent, parse_event
 
 
@@ -95,3 +99,26 @@ def launch(
         tags=dict(request.tags),
         raise_on_error=False,
     )
+
+
+# Dagster insists that a queued run knows where its code lives; a registered location will do.
+_ORIGIN = RemoteRepositoryOrigin(
+    RegisteredCodeLocationOrigin("moment_fiken_fleet"), "__repository__"
+).get_job_origin(JOB_NAME)
+
+
+def fake_run(instance: DagsterInstance, tenant: str, through: int | None, status: DagsterRunStatus):
+    tags = {PARTITION_TAG: tenant}
+    if through is not None:
+        tags[THROUGH_TAG] = str(through)
+    return create_run_for_test(
+        instance, job_name=JOB_NAME, tags=tags, status=status, remote_job_origin=_ORIGIN
+    )
+
+
+def accept(instance: DagsterInstance, requests, status=DagsterRunStatus.STARTED) -> list[str]:
+    """Create the runs the daemon would create for these requests; returns their ids."""
+    return [
+        fake_run(instance, r.partition_key, int(r.tags[THROUGH_TAG]), status).run_id
+        for r in requests
+    ]

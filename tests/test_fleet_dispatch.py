@@ -13,12 +13,14 @@ from pathlib import Path
 import pytest
 import yaml
 from dagster import DagsterInstance, DagsterRunStatus, build_schedule_context, instance_for_test
-from dagster._core.remote_origin import RegisteredCodeLocationOrigin, RemoteRepositoryOrigin
-from dagster._core.test_utils import create_run_for_test
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+    QueuedRunCoordinatorDaemon,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moment_fiken_fleet.definitions import JOB_NAME, PARTITIONS, Fleet
+import moment_fiken_fleet
+from moment_fiken_fleet.definitions import PARTITIONS, Fleet, build_definitions
 from moment_fiken_fleet.dispatch import (
     PARTITION_TAG,
     THROUGH_TAG,
@@ -27,7 +29,9 @@ from moment_fiken_fleet.dispatch import (
     decide,
 )
 from moment_fiken_fleet.events import EventQueue
+from tests._fleet_fixtures import accept as _accept
 from tests._fleet_fixtures import event, fleet_defs, tenant_entry, tick, write_tenants
+from tests._fleet_fixtures import fake_run as _run
 
 TENANTS = ("acme", "bolt", "cargo")
 
@@ -49,28 +53,6 @@ def queue(fleet: Fleet) -> Iterator[EventQueue]:
     q = fleet.queue()
     yield q
     q.close()
-
-
-# Dagster insists that a queued run knows where its code lives; a registered location will do.
-_ORIGIN = RemoteRepositoryOrigin(
-    RegisteredCodeLocationOrigin("moment_fiken_fleet"), "__repository__"
-).get_job_origin(JOB_NAME)
-
-
-def _run(instance: DagsterInstance, tenant: str, through: int | None, status: DagsterRunStatus):
-    tags = {PARTITION_TAG: tenant}
-    if through is not None:
-        tags[THROUGH_TAG] = str(through)
-    return create_run_for_test(
-        instance, job_name=JOB_NAME, tags=tags, status=status, remote_job_origin=_ORIGIN
-    )
-
-
-def _accept(instance: DagsterInstance, requests, status=DagsterRunStatus.STARTED) -> list[str]:
-    """Create the runs the daemon would create for these requests; returns their ids."""
-    return [
-        _run(instance, r.partition_key, int(r.tags[THROUGH_TAG]), status).run_id for r in requests
-    ]
 
 
 def test_first_tick_registers_every_tenant_as_a_partition(fleet, instance):
@@ -175,8 +157,6 @@ def test_schedule_syncs_every_tenant_and_covers_pending_events(fleet, instance, 
 
 
 def test_schedule_cron_comes_from_the_tenants_file(tmp_path, monkeypatch):
-    from moment_fiken_fleet.definitions import build_definitions
-
     path = write_tenants(tmp_path / "t.yml", [tenant_entry("acme")], schedule="*/15 * * * *")
     monkeypatch.delenv("MOMENT_FIKEN_SCHEDULE", raising=False)
     defs = build_definitions(Fleet(tenants_file=str(path)))
@@ -188,12 +168,6 @@ def test_schedule_cron_comes_from_the_tenants_file(tmp_path, monkeypatch):
 
 def test_shipped_instance_config_runs_one_run_per_tenant(tmp_path):
     """Dagster's own run queue, with the shipped dagster.yaml, dequeues one run per tenant."""
-    from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
-        QueuedRunCoordinatorDaemon,
-    )
-
-    import moment_fiken_fleet
-
     shipped = Path(moment_fiken_fleet.__file__).parent / "dagster.yaml"
     overrides = yaml.safe_load(shipped.read_text())
     overrides["run_coordinator"] = {
