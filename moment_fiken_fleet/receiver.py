@@ -163,14 +163,28 @@ class _Server(uvicorn.Server):
 
 
 def make_server(
-    book: SecretBook, queue: EventQueue, host: str = "127.0.0.1", port: int = 0
+    book: SecretBook,
+    queue: EventQueue,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    configure_logging: bool = True,
 ) -> _Server:
-    """A uvicorn server for the app (not started)."""
+    """A uvicorn server for the app (not started).
+
+    With `configure_logging` False (embedded use) the process's logging setup is left alone and
+    only the secret filter is added to uvicorn's loggers.
+    """
+    if not configure_logging:
+        for name in ("uvicorn.access", "uvicorn.error"):
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, RedactHookSecrets) for f in logger.filters):
+                logger.addFilter(RedactHookSecrets())
     config = uvicorn.Config(
         create_app(book, queue),
         host=host,
         port=port,
-        log_config=log_config(),
+        log_config=log_config() if configure_logging else None,
         lifespan="off",
         server_header=False,
         # Requests are small and answered in milliseconds; a slow client must not pin a slot.
@@ -198,7 +212,7 @@ class Receiver:
     ) -> None:
         self.book = SecretBook(tenants, environ)
         self.host = host
-        self._server = make_server(self.book, queue, host, port)
+        self._server = make_server(self.book, queue, host, port, configure_logging=False)
         self._thread: threading.Thread | None = None
 
     @property

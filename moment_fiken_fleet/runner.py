@@ -256,7 +256,7 @@ def _is_secret_var(name: str) -> bool:
 def _run_meltano(
     settings: RunnerSettings, tenant_id: str, env: dict[str, str], consume: Any
 ) -> int:
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         meltano_command(settings, tenant_id),
         cwd=settings.project_dir,
         env=env,
@@ -265,8 +265,8 @@ def _run_meltano(
         stderr=subprocess.STDOUT,
         text=True,
         errors="replace",
-    )
-    return _drain(proc, proc.stdout, consume, settings.timeout_seconds)
+    ) as proc:
+        return _drain(proc, proc.stdout, consume, settings.timeout_seconds)
 
 
 def _run_singer(settings: RunnerSettings, tenant_id: str, env: dict[str, str], consume: Any) -> int:
@@ -293,9 +293,10 @@ def _run_singer(settings: RunnerSettings, tenant_id: str, env: dict[str, str], c
         tap.stdout.close()  # the target owns the pipe now; the tap sees SIGPIPE if it dies
         last_state: str | None = None
         assert target.stdout is not None
-        for line in target.stdout:
-            if line.strip():
-                last_state = line  # a Singer target emits state lines on stdout
+        with target.stdout:
+            for line in target.stdout:
+                if line.strip():
+                    last_state = line  # a Singer target emits state lines on stdout
         try:
             target_rc = target.wait(timeout=settings.timeout_seconds)
             tap_rc = tap.wait(timeout=60)
