@@ -102,7 +102,8 @@ def test_moment_change_reaches_fiken_through_webhook_sensor_and_meltano(
 
                 # A change in Moment: the sandbox sends the webhook, the receiver stores it.
                 moment.update("customers", customer["id"], {"name": "Webhook Endret AS"})
-                assert moment.webhooks is not None and moment.webhooks.flush(10)
+                assert moment.webhooks is not None
+                assert moment.webhooks.flush(10)
                 assert moment.webhooks.delivered == 1
                 assert queue.pending()["acme"].count == 1
 
