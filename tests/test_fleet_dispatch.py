@@ -6,6 +6,9 @@ daemon would put them in; the decisions themselves are checked as a pure functio
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -223,3 +226,22 @@ def test_decide_covers_every_pending_event_exactly_once(pending_max, runs):
         assert covered >= pending_max
     known = {r.run_id for r in runs}
     assert all(run_id in known for _, run_id in decision.marks)
+
+
+def test_code_location_loads_with_the_dagster_cli(tmp_path):
+    """`dagster dev -m moment_fiken_fleet.definitions` loads this module; so does validate."""
+    exe = Path(sys.executable).parent / "dagster"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOMENT_FIKEN_")}
+    done = subprocess.run(
+        [str(exe), "definitions", "validate", "-m", "moment_fiken_fleet.definitions"],
+        cwd=tmp_path,
+        env={**env, "DAGSTER_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Validation successful for code location moment_fiken_fleet.definitions" in (
+        done.stdout + done.stderr
+    )
