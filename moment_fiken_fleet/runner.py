@@ -7,6 +7,13 @@ and minus any stray `TAP_MOMENT_*`/`TARGET_FIKEN_*`, so one company's run never 
 company's keys. The target's end-of-run summary (its `METRIC: {"metric": "target_fiken_run"}`
 log line, see `target_fiken.summary`) is parsed from the output.
 
+Meltano keeps a run's scratch files (the tap's config, catalog and incoming state) in
+`.meltano/run/<plugin>/`, one set per project, so two `meltano run`s in one project overwrite each
+other's files: one company's bookmark could be handed to another company's tap. Each tenant
+therefore runs with its own Meltano system directory (`MELTANO_SYS_DIR_ROOT`, Meltano's documented
+override of `.meltano/`), `.meltano/fleet/<tenant>/`, whose plugin folders link to the project's
+installed plugins: one `meltano install`, no shared scratch files.
+
 `mode="singer"` pipes `tap-moment --config ENV | target-fiken --config ENV` directly, with the
 Singer state kept in a file per tenant: the same plugins and settings without Meltano's start-up
 cost (tests, small installations). Production uses Meltano.
@@ -253,9 +260,36 @@ def _is_secret_var(name: str) -> bool:
     return name.endswith(("_API_KEY", "_ACCESS_TOKEN", "_CLIENT_SECRET"))
 
 
+_PLUGIN_DIRS = ("extractors", "loaders", "mappers", "utilities", "transformers", "files")
+
+
+def tenant_sys_dir(shared: Path, tenant_id: str) -> Path:
+    """The tenant's own Meltano system directory, its plugin folders linked to `shared`'s.
+
+    Args:
+        shared: the project's Meltano system directory (`.meltano/`).
+        tenant_id: the tenant.
+
+    Raises:
+        TenantConfigError: the project's plugins are not installed (`meltano install`).
+    """
+    if not (shared / "extractors").is_dir() or not (shared / "loaders").is_dir():
+        msg = f"no installed Meltano plugins in {shared}; run `meltano install` first"
+        raise TenantConfigError(msg)
+    own = shared / "fleet" / tenant_id
+    own.mkdir(parents=True, exist_ok=True)
+    for name in _PLUGIN_DIRS:
+        source, link = shared / name, own / name
+        if source.is_dir() and not link.exists():
+            link.symlink_to(source, target_is_directory=True)
+    return own
+
+
 def _run_meltano(
     settings: RunnerSettings, tenant_id: str, env: dict[str, str], consume: Any
 ) -> int:
+    shared = Path(env.get("MELTANO_SYS_DIR_ROOT") or settings.project_dir / ".meltano")
+    env = {**env, "MELTANO_SYS_DIR_ROOT": str(tenant_sys_dir(shared, tenant_id))}
     with subprocess.Popen(
         meltano_command(settings, tenant_id),
         cwd=settings.project_dir,

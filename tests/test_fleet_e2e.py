@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from moment_fiken_fleet.definitions import Fleet
 from moment_fiken_fleet.dispatch import THROUGH_TAG
 from moment_fiken_fleet.events import EventQueue
 from moment_fiken_fleet.receiver import Receiver
+from moment_fiken_fleet.runner import RunnerSettings, run_tenant
 from moment_fiken_fleet.tenants import load_tenants
 from moment_sandbox import MomentSandbox, generate_dataset
 from tests._fleet_fixtures import fleet_defs, launch, tenant_entry, tenant_env, tick, write_tenants
@@ -168,3 +170,43 @@ def test_one_tenants_failure_is_its_own_failed_run(tmp_path, instance, monkeypat
         assert (tmp_path / "state" / "acme.json").exists()
         assert not (tmp_path / "state" / "bolt.json").exists()
         assert os.environ["BOLT_FIKEN_TOKEN"] == "revoked-token"
+
+
+def test_concurrent_meltano_runs_of_two_tenants_do_not_share_scratch_files(
+    tmp_path, repo_root, monkeypatch
+):
+    """Meltano's `.meltano/run/` is per project; each tenant gets its own system directory."""
+    env = {**tenant_env("acme"), **tenant_env("bolt")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
+    meltano = str(Path(sys.executable).parent / "meltano")
+    subprocess.run(
+        [meltano, "install"], cwd=repo_root, check=True, capture_output=True, timeout=300
+    )
+    acme_data = generate_dataset(n_invoices=3, seed=21, bad_rate=0)
+    bolt_data = generate_dataset(n_invoices=3, seed=22, bad_rate=0)
+    with (
+        FikenSandbox(tmp_path / "fiken", seed=multi_company_seed(["acme-as", "bolt-as"])) as fiken,
+        MomentSandbox(acme_data, api_key=env["ACME_MOMENT_KEY"], company="m-acme") as acme_m,
+        MomentSandbox(bolt_data, api_key=env["BOLT_MOMENT_KEY"], company="m-bolt") as bolt_m,
+    ):
+        tenants = load_tenants(
+            write_tenants(
+                tmp_path / "tenants.yml",
+                [
+                    _entry("acme", tmp_path, acme_m.url, fiken.api_url),
+                    _entry("bolt", tmp_path, bolt_m.url, fiken.api_url),
+                ],
+            )
+        )
+        settings = RunnerSettings(mode="meltano", project_dir=repo_root)
+        with ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(lambda t: run_tenant(tenants, t, settings), ["acme", "bolt"]))
+        assert [r.ok for r in results] == [True, True], [r.tail for r in results]
+        for tenant, data in (("acme", acme_data), ("bolt", bolt_data)):
+            names = {c["name"] for c in fiken.objects(f"{tenant}-as")["contacts"]}
+            assert names == {c["name"] for c in data["customers"]}
+        own = repo_root / ".meltano" / "fleet" / "acme"
+        assert (own / "extractors").is_symlink()
+        assert (own / "run").is_dir()
