@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,7 +45,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import IntegrityError
 
-from target_fiken.ledger import normalise_url
+# The ledger's SQLite settings (WAL, synchronous=FULL, busy timeout): a committed event survives
+# a crash of the process or the machine, and the sensor's reads never block the receiver.
+from target_fiken.ledger import _sqlite_pragmas, normalise_url
 
 # The element keys Moment's webhooks carry for the types this pipeline books.
 ENTITY_KEYS = ("customer", "project", "invoice")
@@ -253,18 +254,3 @@ class _NoLock:
 
     def __exit__(self, *_exc: object) -> None:
         return None
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL + synchronous=FULL: a committed event survives a crash of the process or the machine,
-    # and the sensor's reads never block the receiver's writes.
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
-
-
-def event_row_summary(row: Mapping[str, Any]) -> str:
-    """`invoice 106939080 CREATE_NEW` for logs (no secrets live in events)."""
-    return f"{row['entity']} {row['entity_id']} {row['event']}"

@@ -7,7 +7,7 @@ Dagster run, the other tenant's run books its data.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -45,6 +45,33 @@ def _entry(tenant: str, tmp_path: Path, moment_url: str, fiken_api: str) -> dict
         ledger_url=f"sqlite:///{tmp_path / tenant / 'ledger.db'}",
         rejects_path=str(tmp_path / tenant / "rejects.jsonl"),
     )
+
+
+@contextlib.contextmanager
+def _two_tenants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bolt_token: str | None = None
+) -> Iterator[tuple[FikenSandbox, dict[str, dict[str, Any]], Path]]:
+    """Fiken with acme-as and bolt-as, a Moment sandbox per tenant, their tenants file."""
+    env = {**tenant_env("acme"), **tenant_env("bolt", fiken_token=bolt_token)}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    data = {
+        t: generate_dataset(n_invoices=3, seed=seed, bad_rate=0)
+        for t, seed in (("acme", 21), ("bolt", 22))
+    }
+    with (
+        FikenSandbox(tmp_path / "fiken", seed=multi_company_seed(["acme-as", "bolt-as"])) as fiken,
+        MomentSandbox(data["acme"], api_key=env["ACME_MOMENT_KEY"], company="m-acme") as acme_m,
+        MomentSandbox(data["bolt"], api_key=env["BOLT_MOMENT_KEY"], company="m-bolt") as bolt_m,
+    ):
+        path = write_tenants(
+            tmp_path / "tenants.yml",
+            [
+                _entry("acme", tmp_path, acme_m.url, fiken.api_url),
+                _entry("bolt", tmp_path, bolt_m.url, fiken.api_url),
+            ],
+        )
+        yield fiken, data, path
 
 
 def _materialized(result) -> dict[str, Any]:
@@ -132,22 +159,11 @@ def test_moment_change_reaches_fiken_through_webhook_sensor_and_meltano(
 
 
 def test_one_tenants_failure_is_its_own_failed_run(tmp_path, instance, monkeypatch):
-    env = {**tenant_env("acme"), **tenant_env("bolt", fiken_token="revoked-token")}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    data = generate_dataset(n_invoices=3, seed=9, bad_rate=0)
-    with (
-        FikenSandbox(tmp_path / "fiken", seed=multi_company_seed(["acme-as", "bolt-as"])) as fiken,
-        MomentSandbox(data, api_key=env["ACME_MOMENT_KEY"], company="m-acme") as acme_moment,
-        MomentSandbox(data, api_key=env["BOLT_MOMENT_KEY"], company="m-bolt") as bolt_moment,
+    with _two_tenants(tmp_path, monkeypatch, bolt_token="revoked-token") as (
+        fiken,
+        _,
+        tenants_path,
     ):
-        tenants_path = write_tenants(
-            tmp_path / "tenants.yml",
-            [
-                _entry("acme", tmp_path, acme_moment.url, fiken.api_url),
-                _entry("bolt", tmp_path, bolt_moment.url, fiken.api_url),
-            ],
-        )
         fleet = Fleet(
             tenants_file=str(tenants_path),
             queue_url=f"sqlite:///{tmp_path / 'events.db'}",
@@ -169,44 +185,26 @@ def test_one_tenants_failure_is_its_own_failed_run(tmp_path, instance, monkeypat
         # The singer runner keeps the tenant's bookmark for its next run; bolt has none.
         assert (tmp_path / "state" / "acme.json").exists()
         assert not (tmp_path / "state" / "bolt.json").exists()
-        assert os.environ["BOLT_FIKEN_TOKEN"] == "revoked-token"
 
 
 def test_concurrent_meltano_runs_of_two_tenants_do_not_share_scratch_files(
     tmp_path, repo_root, monkeypatch
 ):
     """Meltano's `.meltano/run/` is per project; each tenant gets its own system directory."""
-    env = {**tenant_env("acme"), **tenant_env("bolt")}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
     monkeypatch.setenv("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
     meltano = str(Path(sys.executable).parent / "meltano")
     subprocess.run(
         [meltano, "install"], cwd=repo_root, check=True, capture_output=True, timeout=300
     )
-    acme_data = generate_dataset(n_invoices=3, seed=21, bad_rate=0)
-    bolt_data = generate_dataset(n_invoices=3, seed=22, bad_rate=0)
-    with (
-        FikenSandbox(tmp_path / "fiken", seed=multi_company_seed(["acme-as", "bolt-as"])) as fiken,
-        MomentSandbox(acme_data, api_key=env["ACME_MOMENT_KEY"], company="m-acme") as acme_m,
-        MomentSandbox(bolt_data, api_key=env["BOLT_MOMENT_KEY"], company="m-bolt") as bolt_m,
-    ):
-        tenants = load_tenants(
-            write_tenants(
-                tmp_path / "tenants.yml",
-                [
-                    _entry("acme", tmp_path, acme_m.url, fiken.api_url),
-                    _entry("bolt", tmp_path, bolt_m.url, fiken.api_url),
-                ],
-            )
-        )
+    with _two_tenants(tmp_path, monkeypatch) as (fiken, data, tenants_path):
+        tenants = load_tenants(tenants_path)
         settings = RunnerSettings(mode="meltano", project_dir=repo_root)
         with ThreadPoolExecutor(2) as pool:
             results = list(pool.map(lambda t: run_tenant(tenants, t, settings), ["acme", "bolt"]))
         assert [r.ok for r in results] == [True, True], [r.tail for r in results]
-        for tenant, data in (("acme", acme_data), ("bolt", bolt_data)):
+        for tenant in ("acme", "bolt"):
             names = {c["name"] for c in fiken.objects(f"{tenant}-as")["contacts"]}
-            assert names == {c["name"] for c in data["customers"]}
+            assert names == {c["name"] for c in data[tenant]["customers"]}
         own = repo_root / ".meltano" / "fleet" / "acme"
         assert (own / "extractors").is_symlink()
         assert (own / "run").is_dir()
