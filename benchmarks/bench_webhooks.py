@@ -103,9 +103,9 @@ def bench_receiver(events: int, tenants: int, workers: int, queue_url: str | Non
     return ok
 
 
-def bench_latency(rounds: int, work: Path) -> bool:
+def bench_latency(rounds: int, work: Path, runner: str) -> bool:
     every: list[float] = []
-    with FleetStack(work, invoices=5) as stack:
+    with FleetStack(work, invoices=5, runner=runner) as stack:
         measure_changes(stack, 1, "initial")  # the first run books the whole company
         for n in range(rounds):
             for values in measure_changes(stack, 1, f"round {n}").values():
@@ -114,15 +114,16 @@ def bench_latency(rounds: int, work: Path) -> bool:
     p50, p95 = statistics.median(every), percentile(every, 0.95)
     ok = p95 <= 20
     print(
-        f"latency: {len(every)} changes across 3 tenants: p50 {p50:.1f} s, p95 {p95:.1f} s, "
+        f"latency ({runner} runner): {len(every)} changes across 3 tenants: "
+        f"p50 {p50:.1f} s, p95 {p95:.1f} s, "
         f"max {max(every):.1f} s; runs {runs} [goal p95 <= 20 s: {'met' if ok else 'NOT met'}]"
     )
     return ok
 
 
-def bench_burst(events: int, tenants: int, seconds: float, work: Path) -> bool:
+def bench_burst(events: int, tenants: int, seconds: float, work: Path, runner: str) -> bool:
     ids = tuple(f"t{i:02d}" for i in range(tenants))
-    with FleetStack(work, ids, invoices=3) as stack:
+    with FleetStack(work, ids, invoices=3, runner=runner) as stack:
         measure_changes(stack, 1, "initial")
         before = stack.runs_per_tenant()
         customers = {t: stack.customers(t)[:10] for t in ids}
@@ -151,7 +152,7 @@ def bench_burst(events: int, tenants: int, seconds: float, work: Path) -> bool:
     ok = lost == 0 and max(burst_runs.values()) <= 3 and pending == 0
     verdict = "met" if ok else "NOT met"
     print(
-        f"burst: {events} changes across {tenants} tenants sent in {sent:.1f} s; "
+        f"burst ({runner} runner): {events} changes across {tenants} tenants sent in {sent:.1f} s; "
         f"{len(arrived)}/{len(final)} final names in Fiken after {done:.1f} s; events stored "
         f"{stored} (incl. initial), still pending {pending}; runs per tenant during the burst "
         f"{sorted(burst_runs.values())} [goal: nothing lost, <= 3 runs: {verdict}]"
@@ -167,15 +168,18 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=8, help="concurrent clients (receiver)")
     parser.add_argument("--queue-url", help="receiver part: e.g. postgresql://... (default SQLite)")
     parser.add_argument("--rounds", type=int, default=7, help="latency: 3 changes per round")
+    parser.add_argument(
+        "--runner", choices=["meltano", "singer"], default="meltano", help="how runs sync"
+    )
     args = parser.parse_args()
     root = Path(__file__).resolve().parents[1] / ".bench-webhooks"
     ok = True
     if args.part in ("receiver", "all"):
         ok &= bench_receiver(args.events or 3000, args.tenants, args.workers, args.queue_url)
     if args.part in ("latency", "all"):
-        ok &= bench_latency(args.rounds, root / "latency")
+        ok &= bench_latency(args.rounds, root / "latency", args.runner)
     if args.part in ("burst", "all"):
-        ok &= bench_burst(args.events or 1000, args.tenants, 10.0, root / "burst")
+        ok &= bench_burst(args.events or 1000, args.tenants, 10.0, root / "burst", args.runner)
     return 0 if ok else 1
 
 

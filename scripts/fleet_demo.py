@@ -58,6 +58,7 @@ class FleetStack:
         invoices: invoices per Moment sandbox.
         dagster_port: port of Dagster's UI (None: any free one).
         sensor_seconds: the webhook sensor's interval.
+        runner: `meltano` (`meltano run`) or `singer` (tap | target without Meltano).
     """
 
     def __init__(
@@ -68,12 +69,14 @@ class FleetStack:
         invoices: int = 10,
         dagster_port: int | None = None,
         sensor_seconds: int = 2,
+        runner: str = "meltano",
     ) -> None:
         self.work = work
         self.tenants = tenants
         self.invoices = invoices
         self.dagster_port = dagster_port or free_port()
         self.sensor_seconds = sensor_seconds
+        self.runner = runner
         self.procs: list[subprocess.Popen[str]] = []
         self.moment_urls: dict[str, str] = {}
         self.fiken_url = ""
@@ -272,6 +275,8 @@ class FleetStack:
                 "MOMENT_FIKEN_QUEUE_URL": self.queue_url,
                 "MOMENT_FIKEN_MELTANO_PROJECT": str(ROOT),
                 "MOMENT_FIKEN_SENSOR_SECONDS": str(self.sensor_seconds),
+                "MOMENT_FIKEN_RUNNER": self.runner,
+                "MOMENT_FIKEN_STATE_DIR": str(self.work / "singer-state"),
             }
         )
         log = (self.work / "dagster.log").open("w")
