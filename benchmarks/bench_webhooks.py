@@ -143,6 +143,8 @@ def bench_burst(events: int, tenants: int, seconds: float, work: Path, runner: s
         after = stack.runs_per_tenant()
         from moment_fiken_fleet.events import EventQueue  # noqa: PLC0415
 
+        log = (stack.work / "receiver.log").read_text()
+        answers = {code: log.count(f'" {code} ') for code in (202, 200)}
         queue = EventQueue(stack.queue_url)
         stored = len(queue.rows())
         pending = sum(p.count for p in queue.pending().values())
@@ -153,8 +155,10 @@ def bench_burst(events: int, tenants: int, seconds: float, work: Path, runner: s
     verdict = "met" if ok else "NOT met"
     print(
         f"burst ({runner} runner): {events} changes across {tenants} tenants sent in {sent:.1f} s; "
-        f"{len(arrived)}/{len(final)} final names in Fiken after {done:.1f} s; events stored "
-        f"{stored} (incl. initial), still pending {pending}; runs per tenant during the burst "
+        f"{len(arrived)}/{len(final)} final names in Fiken after {done:.1f} s; receiver answered "
+        f"{answers[202]} x 202 (stored) and {answers[200]} x 200 (the same thin notice, already "
+        f"pending); events stored {stored} (incl. initial), still pending {pending}; "
+        f"runs per tenant during the burst "
         f"{sorted(burst_runs.values())} [goal: nothing lost, <= 3 runs: {verdict}]"
     )
     return ok
