@@ -173,11 +173,8 @@ def test_shipped_instance_config_runs_one_run_per_tenant(tmp_path):
     """Dagster's own run queue, with the shipped dagster.yaml, dequeues one run per tenant."""
     shipped = Path(moment_fiken_fleet.__file__).parent / "dagster.yaml"
     overrides = yaml.safe_load(shipped.read_text())
-    overrides["run_coordinator"] = {
-        "module": "dagster._core.run_coordinator",
-        "class": "QueuedRunCoordinator",
-    }
     with instance_for_test(overrides=overrides) as inst:
+        assert inst.run_coordinator.dequeue_interval_seconds == 1
         _run(inst, "acme", 1, DagsterRunStatus.STARTED)
         queued = [
             _run(inst, tenant, n, DagsterRunStatus.QUEUED)

@@ -192,6 +192,8 @@ def test_concurrent_meltano_runs_of_two_tenants_do_not_share_scratch_files(
 ):
     """Meltano's `.meltano/run/` is per project; each tenant gets its own system directory."""
     monkeypatch.setenv("MELTANO_SEND_ANONYMOUS_USAGE_STATS", "false")
+    # State in this test's own database, never in the repo's .meltano (a later run would resume).
+    monkeypatch.setenv("MELTANO_DATABASE_URI", f"sqlite:///{tmp_path / 'meltano.db'}")
     meltano = str(Path(sys.executable).parent / "meltano")
     subprocess.run(
         [meltano, "install"], cwd=repo_root, check=True, capture_output=True, timeout=300
