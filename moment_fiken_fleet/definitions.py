@@ -187,6 +187,9 @@ def _webhook_tick(context: SensorEvaluationContext, fleet: Fleet) -> SensorResul
             for through, run_id in decision.marks:
                 queue.mark_dispatched(tenant, through, run_id)
             if decision.request_through is not None:
+                # Claimed now: the same notice from here on is stored anew (a follow-up run),
+                # because the requested run may read Moment before it.
+                queue.mark_requested(tenant, decision.request_through)
                 requests.append(
                     RunRequest(
                         run_key=run_key(tenant, decision.request_through),

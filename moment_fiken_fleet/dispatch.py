@@ -8,8 +8,10 @@ Per tenant, each sensor tick:
 2. Events left: if a run of the tenant is still queued (not started), it will read Moment after
    these events arrived, so they are dispatched to it too: no new request.
 3. Otherwise one run request covers them all (a burst of 200 events is one run), keyed
-   `<tenant>:<newest id>` so that asking twice is one run. It is marked on a later tick, once
-   Dagster has created the run: events are never marked for a request that was not accepted.
+   `<tenant>:<newest id>` so that asking twice is one run. The events are *claimed* at once (the
+   receiver then stores the same notice anew, since the run may read Moment before it), and
+   marked dispatched on a later tick, once Dagster has created the run: events are never marked
+   dispatched for a request that was not accepted; an unaccepted one is asked for again.
 
 So a tenant has at most one active and one queued run: events that arrive during a run cause
 exactly one follow-up.

@@ -7,11 +7,13 @@ event Moment was told we have is on disk.
 **Delivery identity.** Moment's webhooks carry no delivery id, timestamp or signature: only the
 event name and the changed element's id and a few keys (Moment's knowledge base, "Webhooks").
 So a delivery is identified by its tenant and the SHA-256 of its body in canonical JSON
-(sorted keys, no spaces). While an event is *pending*, the same body again is the same delivery
-(Moment's retry, or a burst of identical notices): stored once, answered 200. Once it has been
-dispatched to a run, the same body is a *new* notice (the element changed again, and Moment's
-thin body cannot say so otherwise) and triggers a new sync; that costs at most one extra run,
-which the target's ledger makes harmless. A partial unique index over pending rows enforces it.
+(sorted keys, no spaces). While an event is *unclaimed* (no run has been requested for it yet),
+the same body again is the same delivery (Moment's retry, or a burst of identical notices):
+stored once, answered 200; the run requested later reads Moment after both. Once the sensor has
+requested a run for it, the same body is a *new* notice (the element may have changed again
+after that run read Moment, and Moment's thin body cannot say so otherwise) and triggers a
+follow-up sync; that costs at most one extra run, which the target's ledger makes harmless.
+A partial unique index over unclaimed rows enforces it.
 """
 
 from __future__ import annotations
@@ -67,16 +69,19 @@ events_table = Table(
     Column("entity_id", BigInteger, nullable=False),
     Column("body", Text, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    # Set when the sensor requests a run covering the event (or hands it to a queued run).
+    Column("requested_at", DateTime(timezone=True), nullable=True),
+    # Set once Dagster has created that run.
     Column("dispatched_at", DateTime(timezone=True), nullable=True),
     Column("run_id", String(64), nullable=True),
 )
 Index(
-    "ux_moment_webhook_events_pending",
+    "ux_moment_webhook_events_unclaimed",
     events_table.c.tenant,
     events_table.c.delivery_key,
     unique=True,
-    sqlite_where=events_table.c.dispatched_at.is_(None),
-    postgresql_where=events_table.c.dispatched_at.is_(None),
+    sqlite_where=events_table.c.requested_at.is_(None),
+    postgresql_where=events_table.c.requested_at.is_(None),
 )
 Index("ix_moment_webhook_events_tenant_id", events_table.c.tenant, events_table.c.id)
 
@@ -185,7 +190,7 @@ class EventQueue:
         return self._write_lock or _NoLock()
 
     def add(self, tenant: str, item: WebhookEvent) -> bool:
-        """Store an event durably; False if the same delivery is already pending (stored once)."""
+        """Store an event durably; False if the same delivery is already unclaimed (stored once)."""
         row = {
             "tenant": tenant,
             "delivery_key": item.delivery_key,
@@ -221,12 +226,33 @@ class EventQueue:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(events_table.c.id))).scalar() or 0)
 
+    def mark_requested(self, tenant: str, through_id: int) -> int:
+        """Claim a tenant's unclaimed events up to `through_id` for a run request.
+
+        From now on the same notice again is stored as a new event (see the module docstring).
+
+        Returns:
+            How many events were claimed.
+        """
+        stmt = (
+            update(events_table)
+            .where(
+                events_table.c.tenant == tenant,
+                events_table.c.id <= through_id,
+                events_table.c.requested_at.is_(None),
+            )
+            .values(requested_at=datetime.now(timezone.utc))
+        )
+        with self._locked(), self.engine.begin() as conn:
+            return int(conn.execute(stmt).rowcount)
+
     def mark_dispatched(self, tenant: str, through_id: int, run_id: str) -> int:
         """Mark a tenant's pending events up to `through_id` as handed to run `run_id`.
 
         Returns:
             How many events were marked.
         """
+        now = datetime.now(timezone.utc)
         stmt = (
             update(events_table)
             .where(
@@ -234,7 +260,11 @@ class EventQueue:
                 events_table.c.id <= through_id,
                 events_table.c.dispatched_at.is_(None),
             )
-            .values(dispatched_at=datetime.now(timezone.utc), run_id=run_id)
+            .values(
+                dispatched_at=now,
+                requested_at=func.coalesce(events_table.c.requested_at, now),
+                run_id=run_id,
+            )
         )
         with self._locked(), self.engine.begin() as conn:
             return int(conn.execute(stmt).rowcount)

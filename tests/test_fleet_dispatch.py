@@ -116,6 +116,25 @@ def test_events_during_a_run_cause_exactly_one_follow_up(fleet, instance, queue)
     assert queue.pending() == {}
 
 
+def test_the_same_notice_after_a_run_was_requested_causes_a_follow_up(fleet, instance, queue):
+    """The requested run may read Moment before a repeat notice: it must not be absorbed."""
+    defs = fleet_defs(fleet)
+    notice = event("customer", 42)
+    assert queue.add("acme", notice) is True
+    assert queue.add("acme", notice) is False  # unclaimed: the same delivery, stored once
+    (request,) = tick(defs, instance)
+    # The customer changes again while the requested run starts; Moment sends the same body.
+    assert queue.add("acme", notice) is True
+    (first,) = _accept(instance, [request], DagsterRunStatus.STARTED)
+    (follow,) = tick(defs, instance)
+    assert int(follow.tags[THROUGH_TAG]) == queue.max_id()
+    rows = queue.rows("acme")
+    assert [r["run_id"] for r in rows] == [first, None]
+    _accept(instance, [follow], DagsterRunStatus.QUEUED)
+    assert tick(defs, instance) == []
+    assert queue.pending() == {}
+
+
 def test_a_failing_tenant_does_not_hold_back_the_others(fleet, instance, queue):
     defs = fleet_defs(fleet)
     queue.add("acme", event("invoice", 1))
