@@ -218,17 +218,20 @@ def _safety_net(context: ScheduleEvaluationContext, fleet: Fleet) -> Iterator[Ru
     queue = fleet.queue()
     try:
         through = queue.max_id()  # events up to here exist now: these runs cover them
+        stamp = (
+            context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
+        )
+        for tenant in tenants.all():
+            if any(r.phase == "queued" for r in tenant_runs(context.instance, tenant.id)):
+                continue  # a queued run reads Moment after now anyway
+            queue.mark_requested(tenant.id, through)  # as the sensor does: see dispatch.py
+            yield RunRequest(
+                run_key=f"schedule:{tenant.id}:{stamp}",
+                partition_key=tenant.id,
+                tags={THROUGH_TAG: str(through), TRIGGER_TAG: "schedule"},
+            )
     finally:
         queue.close()
-    stamp = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
-    for tenant in tenants.all():
-        if any(r.phase == "queued" for r in tenant_runs(context.instance, tenant.id)):
-            continue  # a queued run reads Moment after now anyway
-        yield RunRequest(
-            run_key=f"schedule:{tenant.id}:{stamp}",
-            partition_key=tenant.id,
-            tags={THROUGH_TAG: str(through), TRIGGER_TAG: "schedule"},
-        )
 
 
 def _schedule_cron(tenants_file: str | None) -> str:
