@@ -156,8 +156,8 @@ def bench_burst(events: int, tenants: int, seconds: float, work: Path, runner: s
     print(
         f"burst ({runner} runner): {events} changes across {tenants} tenants sent in {sent:.1f} s; "
         f"{len(arrived)}/{len(final)} final names in Fiken after {done:.1f} s; receiver answered "
-        f"{answers[202]} x 202 (stored) and {answers[200]} x 200 (the same thin notice, already "
-        f"pending); events stored {stored} (incl. initial), still pending {pending}; "
+        f"{answers[202]} x 202 (stored) and {answers[200]} x 200 (the same thin notice, not yet "
+        f"claimed by a run); events stored {stored} (incl. initial), still pending {pending}; "
         f"runs per tenant during the burst "
         f"{sorted(burst_runs.values())} [goal: nothing lost, <= 3 runs: {verdict}]"
     )
