@@ -10,7 +10,7 @@ Usage::
 See fiken_sandbox/README.md for what is enforced and what is permissive.
 """
 
-from .seed import SeedError, default_seed, load_seed
+from .seed import SeedError, default_seed, load_seed, multi_company_seed
 from .server import FikenSandbox
 
-__all__ = ["FikenSandbox", "SeedError", "default_seed", "load_seed"]
+__all__ = ["FikenSandbox", "SeedError", "default_seed", "load_seed", "multi_company_seed"]

@@ -56,6 +56,31 @@ def default_seed() -> dict[str, Any]:
     }
 
 
+def multi_company_seed(slugs: list[str]) -> dict[str, Any]:
+    """The default seed with one company per slug, each with its own personal token.
+
+    Fiken's limits are per token (one request in flight, 4 per second), so companies with their
+    own tokens do not slow each other down, as with real Fiken companies. Token of company `s`:
+    `sandbox-token-<s>`. Used by the fleet tests, demo and benchmark.
+    """
+    seed = default_seed()
+    seed["companies"] = [
+        {
+            "slug": slug,
+            "name": f"{slug.replace('-', ' ').title()} AS",
+            "organizationNumber": str(999000000 + index),
+            "hasApiAccess": True,
+            "testCompany": True,
+            "projectModule": True,
+        }
+        for index, slug in enumerate(slugs, start=1)
+    ]
+    seed["personal_tokens"] = {f"sandbox-token-{slug}": [slug] for slug in slugs}
+    seed["oauth_clients"][0]["companies"] = list(slugs)
+    seed["data"] = {slug: {kind: [] for kind in _DATA_KINDS} for slug in slugs}
+    return seed
+
+
 def load_seed(path: str | Path) -> dict[str, Any]:
     """Read and check a seed JSON file."""
     try:

@@ -2,6 +2,7 @@
 
     moment-sandbox --port 0 --data FILE --api-key KEY --company CODE
                    [--generate N --seed S --bad-rate R] [--faults SPEC] [--host 127.0.0.1]
+                   [--webhook-url URL]
 
 With `--generate` and a `--data` path that does not exist, the generated dataset is written
 there first (an existing file is served as is). When ready, exactly one line goes to stdout:
@@ -25,6 +26,7 @@ from moment_sandbox.generator import generate_dataset
 from moment_sandbox.server import MomentSandbox
 
 API_KEY_ENV = "MOMENT_SANDBOX_API_KEY"
+WEBHOOK_URL_ENV = "MOMENT_SANDBOX_WEBHOOK_URL"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--faults", help='e.g. "429=0.1,500=0.05,slow=0.02,slow_seconds=1.5,seed=3"'
+    )
+    parser.add_argument(
+        "--webhook-url",
+        help="POST a Moment-shaped webhook here for every row created or changed "
+        "(or $MOMENT_SANDBOX_WEBHOOK_URL, which keeps a secret in the URL out of `ps`)",
     )
     return parser
 
@@ -78,7 +85,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--data {args.data} does not exist (add --generate N to create it)")
 
     sandbox = MomentSandbox(
-        data, api_key=api_key, company=args.company, faults=faults, host=args.host, port=args.port
+        data,
+        api_key=api_key,
+        company=args.company,
+        faults=faults,
+        host=args.host,
+        port=args.port,
+        webhook_url=args.webhook_url or os.environ.get(WEBHOOK_URL_ENV),
     )
     del data  # the sandbox keeps its own serialised copy
     if write_to is not None:

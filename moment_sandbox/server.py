@@ -16,6 +16,9 @@ Admin (no auth, sandbox only; not in the request log):
     GET   /_sandbox/log             [{"method","path","query","status"}, ...] of API requests
     DELETE /_sandbox/log            clear the log
     POST  /_sandbox/faults          JSON fault plan (see `faults.py`); `{}` turns faults off
+
+With `webhook_url`, every row created or changed (admin endpoints or `add`/`update`) is also
+announced with a Moment-shaped webhook POST to that URL (see `webhooks.py`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from moment_sandbox import codec, model
 from moment_sandbox.clock import parse_instant
 from moment_sandbox.faults import FaultInjector, FaultPlan, build_plan
 from moment_sandbox.store import BadRowError, PageRequest, RowNotFoundError, Store
+from moment_sandbox.webhooks import CREATE, UPDATE, WebhookSender, webhook_body
 
 API_USER = "apikey"
 _API_PREFIX = "/api/1.0/companies/"
@@ -140,6 +144,7 @@ class MomentSandbox:
         faults: fault plan (dict, spec string or None), see `moment_sandbox.faults`.
         host: interface to bind; keep the default loopback.
         port: 0 picks a free port.
+        webhook_url: if set, POST a Moment-shaped webhook there for every created or changed row.
     """
 
     def __init__(
@@ -151,6 +156,7 @@ class MomentSandbox:
         faults: str | Mapping[str, Any] | FaultPlan | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        webhook_url: str | None = None,
     ) -> None:
         if not api_key:
             msg = "api_key must not be empty"
@@ -168,6 +174,7 @@ class MomentSandbox:
         self._log_lock = threading.Lock()
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self.webhooks = WebhookSender(webhook_url) if webhook_url else None
 
     def __repr__(self) -> str:
         # Never the API key.
@@ -205,6 +212,8 @@ class MomentSandbox:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
+        if self.webhooks is not None:
+            self.webhooks.close()
 
     def __enter__(self) -> MomentSandbox:
         return self.start()
@@ -230,11 +239,22 @@ class MomentSandbox:
 
     def update(self, entity: str, row_id: int, changes: Mapping[str, Any]) -> dict[str, Any]:
         """Change a row (shallow merge) and bump its lastModifiedDate to now; returns the row."""
-        return self.store.update(entity, row_id, changes)
+        row = self.store.update(entity, row_id, changes)
+        self._announce(entity, UPDATE, row)
+        return row
 
     def add(self, entity: str, record: Mapping[str, Any]) -> dict[str, Any]:
         """Add a row (lastModifiedDate = now; id = max + 1 if absent); returns the stored row."""
-        return self.store.add(entity, record)
+        row = self.store.add(entity, record)
+        self._announce(entity, CREATE, row)
+        return row
+
+    def _announce(self, entity: str, event: str, row: dict[str, Any]) -> None:
+        if self.webhooks is None:
+            return
+        body = webhook_body(entity, event, row)
+        if body is not None:
+            self.webhooks.send(body)
 
     def get(self, entity: str, row_id: int) -> dict[str, Any]:
         """Return the current version of one row."""

@@ -33,10 +33,23 @@ def test_wheel_declares_all_console_scripts_and_the_state_backend(wheel: Path) -
     with zipfile.ZipFile(wheel) as zf:
         (entry_points,) = [n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt")]
         text = zf.read(entry_points).decode()
-    for script in ("tap-moment", "target-fiken", "moment-sandbox", "fiken-sandbox"):
+    for script in (
+        "tap-moment",
+        "target-fiken",
+        "moment-sandbox",
+        "fiken-sandbox",
+        "moment-fiken-webhooks",
+    ):
         assert f"{script} = " in text
     assert "[meltano.state_backends]" in text
     assert "postgresql = moment_fiken_state.postgres:PostgresStateStoreManager" in text
+
+
+def test_wheel_ships_the_fleet_and_its_dagster_instance_config(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    assert "moment_fiken_fleet/definitions.py" in names
+    assert "moment_fiken_fleet/dagster.yaml" in names
 
 
 def test_wheel_keeps_the_sandboxes_apart_from_the_target(wheel: Path) -> None:
