@@ -6,6 +6,7 @@ The tap's own streams do the reading (auth, paging, retries, exact money), with 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,8 @@ def read_moment(tap_config: Mapping[str, Any]) -> MomentData:
     """Read Moment's invoices, financial accounts and customers with tap-moment's streams."""
     config = {k: v for k, v in tap_config.items() if k != "start_date"}
     tap = TapMoment(config=config, validate_config=True)
+    # singer-sdk logs a METRIC line per request at INFO; a report has no use for them.
+    logging.getLogger("singer_sdk.metrics").setLevel(logging.WARNING)
     streams = tap.streams
     invoices = list(_records(streams["invoices"]))
     codes = {

@@ -339,11 +339,11 @@ def reconcile(
                     )
                 )
             elif not _in_period(
-                moment_date := str(inv.get("invoiceDate") or "")[:10], date_from, date_to
+                moment_date := str(current.get("invoiceDate") or "")[:10], date_from, date_to
             ):
                 report.different.append(
                     Finding(
-                        invoice_record_name(inv),
+                        invoice_record_name(current),
                         moment_date,
                         e.label,
                         e.link.status if e.link else "",

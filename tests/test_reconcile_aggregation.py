@@ -275,12 +275,21 @@ def test_a_booked_invoice_that_moment_now_says_not_to_book_is_different():
 
 
 def test_a_linked_entry_whose_invoice_moved_out_of_the_period_is_different():
+    stays = make_invoice([("200.00", "50.00", "3000", "3")], number=10002)
     invoice = make_invoice([("100.00", "25.00", "3000", "3")], number=10001)
-    entry = readback(body_of(invoice), 9000001, 8000001)
+    entries = [
+        readback(body_of(invoice), 9000001, 8000001),
+        readback(body_of(stays), 9000002, 8000002),
+    ]
     moved = {**invoice, "invoiceDate": "2026-03-02"}
-    report = reconcile(moment_of(moved), [entry], ledger_of(link(1, 8000001)), **JAN)
+    ledger = ledger_of(link(1, 8000001), link(2, 8000002))
+    report = reconcile(moment_of(moved, stays), entries, ledger, **JAN)
     [different] = report.different
-    assert "2026-03-02 in Moment (outside the period)" in different.reason
+    assert different.invoice == "invoice 10001"
+    assert "dated 2026-01-15 in Fiken, 2026-03-02 in Moment (outside the period)" in (
+        different.reason
+    )
+    assert report.missing == report.extra == []
 
 
 lines_strategy = st.lists(
