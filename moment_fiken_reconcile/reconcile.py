@@ -65,7 +65,7 @@ class AnyAccount:
         return True
 
 
-@dataclass
+@dataclass(eq=False)  # identity: two entries are never the same entry
 class _Entry:
     """A journal entry of the period and what it is to the reconciliation."""
 
@@ -179,87 +179,132 @@ def reconcile(
     rounding_account: str = "7740",
     fiken_calls: int = 0,
 ) -> Report:
-    """Compare Moment's invoices dated ``date_from``..``date_to`` with Fiken's entries."""
-    report = Report(date_from, date_to, company, fiken_calls=fiken_calls)
-    by_id = {str(inv.get("id")): inv for inv in moment.invoices}
-    by_number: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
-    for inv in moment.invoices:
-        number = _number(inv)
-        if number is not None:
-            by_number[number].append(inv)
-    by_transaction = {k.transaction_id: k for k in ledger.invoices.values() if k.transaction_id}
-    by_journal_entry = {
-        k.journal_entry_id: k for k in ledger.invoices.values() if k.journal_entry_id
-    }
+    """Compare Moment's invoices dated ``date_from``..``date_to`` with Fiken's entries.
 
-    # -- Fiken: which entries are Moment's --------------------------------------------------
-    period = [_Entry(raw) for raw in entries]
-    report.entries_read = len(period)
-    for e in period:
-        e.link = by_transaction.get(str(e.raw.get("transactionId"))) or by_journal_entry.get(
-            str(e.raw.get("journalEntryId"))
-        )
-        e.names = _named(str(e.raw.get("description") or ""), by_number)
-    ours = [e for e in period if e.link is not None or e.names]
-    reversals = {e.reversed_by for e in ours if e.reversed_by}
-    offsets = [e for e in period if str(e.raw.get("transactionId")) in reversals]
-    all_offsets = {e.reversed_by for e in period if e.reversed_by}
-    linked: dict[str, list[_Entry]] = defaultdict(list)
-    for e in ours:
-        if e.link is not None:
-            linked[e.link.source_id].append(e)
+    Args:
+        moment: every Moment invoice (any date), account VAT codes and customer labels.
+        entries: Fiken's journal entries dated in the period, as ``GET /journalEntries`` answers.
+        ledger: the target's links (``ledger_source.read_ledger``).
+        date_from: first day of the period (yyyy-mm-dd).
+        date_to: last day of the period (inclusive).
+        company: the Fiken company slug, for the report's title.
+        rounding_account: target-fiken's ``rounding_account`` setting.
+        fiken_calls: the Fiken API calls spent reading, for the report.
 
-    def live(e: _Entry) -> bool:
-        return e.reversed_by is None and str(e.raw.get("transactionId")) not in all_offsets
+    Returns:
+        The report; ``report.exit_code`` is 0 when everything matches.
+    """
+    run = _Reconciliation(moment, ledger, date_from, date_to, rounding_account)
+    run.report = Report(date_from, date_to, company, fiken_calls=fiken_calls)
+    run.read_entries(entries)
+    for source_id, invoice in run.by_id.items():
+        date = str(invoice.get("invoiceDate") or "")[:10]
+        if _in_period(date, date_from, date_to):
+            run.check_invoice(source_id, invoice, date)
+    run.check_stray_links()
+    run.check_extras()
+    run.fill_tables()
+    return run.report
 
-    fiken_summary: dict[tuple[str, str, str], Amounts] = defaultdict(Amounts)
-    fiken_receivable: dict[str, int] = defaultdict(int)
-    seen_entries: set[int] = set()
-    for e in [*ours, *offsets]:
-        if id(e.raw) in seen_entries:
-            continue
-        seen_entries.add(id(e.raw))
-        for p in fiken_postings(e.raw):
-            if is_receivable(p.account):
-                fiken_receivable[p.account] += p.gross
-            else:
-                fiken_summary[(_month(e.date), p.account, p.vat_code or "")] += Amounts(
-                    -p.net, -p.vat
-                )
 
-    # -- Moment: what Fiken should hold ------------------------------------------------------
-    moment_summary: dict[tuple[str, str, str], Amounts] = defaultdict(Amounts)
-    moment_receivable: dict[tuple[str, str], int] = defaultdict(int)
-    named_elsewhere = {i for e in ours if e.link is None and live(e) for i in e.names}
-    for source_id, inv in by_id.items():
-        date = str(inv.get("invoiceDate") or "")[:10]
-        if not _in_period(date, date_from, date_to):
-            continue
+class _Reconciliation:
+    """The state of one reconciliation; each method applies one rule of the module docstring."""
+
+    def __init__(
+        self,
+        moment: MomentData,
+        ledger: LedgerView,
+        date_from: str,
+        date_to: str,
+        rounding_account: str,
+    ) -> None:
+        self.moment, self.ledger = moment, ledger
+        self.date_from, self.date_to = date_from, date_to
+        self.rounding_account = rounding_account
+        self.report = Report(date_from, date_to, "")
+        self.by_id = {str(inv.get("id")): inv for inv in moment.invoices}
+        self.by_number: dict[int, list[Mapping[str, Any]]] = defaultdict(list)
+        for inv in moment.invoices:
+            number = _number(inv)
+            if number is not None:
+                self.by_number[number].append(inv)
+        self.ours: list[_Entry] = []  # entries that are Moment's (linked or naming an invoice)
+        self.linked: dict[str, list[_Entry]] = defaultdict(list)  # invoice id -> its entries
+        self.offsets: set[str] = set()  # transaction ids of every reversal in the period
+        self.named_elsewhere: set[str] = set()  # invoices named by a live, unlinked entry
+        self.moment_rows: dict[tuple[str, str, str], Amounts] = defaultdict(Amounts)
+        self.fiken_rows: dict[tuple[str, str, str], Amounts] = defaultdict(Amounts)
+        self.moment_owed: dict[tuple[str, str], int] = defaultdict(int)
+        self.fiken_owed: dict[str, int] = defaultdict(int)
+
+    # -- Fiken --------------------------------------------------------------------------------
+
+    def read_entries(self, entries: Iterable[Mapping[str, Any]]) -> None:
+        """Find Moment's entries among the period's, and add them to Fiken's column."""
+        links = self.ledger.invoices.values()
+        by_transaction = {k.transaction_id: k for k in links if k.transaction_id}
+        by_journal_entry = {k.journal_entry_id: k for k in links if k.journal_entry_id}
+        period = [_Entry(raw) for raw in entries]
+        self.report.entries_read = len(period)
+        for e in period:
+            e.link = by_transaction.get(str(e.raw.get("transactionId"))) or by_journal_entry.get(
+                str(e.raw.get("journalEntryId"))
+            )
+            e.names = _named(str(e.raw.get("description") or ""), self.by_number)
+        self.ours = [e for e in period if e.link is not None or e.names]
+        self.offsets = {e.reversed_by for e in period if e.reversed_by is not None}
+        reversals_of_ours = {e.reversed_by for e in self.ours if e.reversed_by is not None}
+        counted = [
+            *self.ours,
+            *(
+                e
+                for e in period
+                if str(e.raw.get("transactionId")) in reversals_of_ours and e not in self.ours
+            ),
+        ]
+        for e in self.ours:
+            if e.link is not None:
+                self.linked[e.link.source_id].append(e)
+            elif self.live(e):
+                self.named_elsewhere.update(e.names)
+        for e in counted:
+            for p in fiken_postings(e.raw):
+                if is_receivable(p.account):
+                    self.fiken_owed[p.account] += p.gross
+                else:
+                    self.fiken_rows[(_month(e.date), p.account, p.vat_code or "")] += Amounts(
+                        -p.net, -p.vat
+                    )
+
+    def live(self, e: _Entry) -> bool:
+        """Neither reversed nor itself a reversal."""
+        return e.reversed_by is None and str(e.raw.get("transactionId")) not in self.offsets
+
+    # -- Moment -------------------------------------------------------------------------------
+
+    def check_invoice(self, source_id: str, invoice: Mapping[str, Any], date: str) -> None:
+        """Add one invoice of the period to Moment's column; missing or different when so."""
+        report = self.report
         report.invoices_in_period += 1
-        what = invoice_record_name(inv)
-        link = ledger.invoices.get(source_id)
-        booked = [e for e in linked.get(source_id, []) if live(e)]
-        decision = transfer_decision(inv)
+        what = invoice_record_name(invoice)
+        link = self.ledger.invoices.get(source_id)
+        booked = [e for e in self.linked.get(source_id, []) if self.live(e)]
+        decision = transfer_decision(invoice)
         if decision is not None:
             report.skipped[decision] = report.skipped.get(decision, 0) + 1
-            for e in booked:
-                report.different.append(
-                    Finding(
-                        what,
-                        date,
-                        e.label,
-                        _status(link),
-                        f"booked, but Moment now says it is not to be booked ({decision}).",
-                    )
-                )
-            continue
-        customer_id = str(inv.get("customerId"))
-        receivable = ledger.receivables.get(customer_id, RECEIVABLE_MAIN_ACCOUNT)
+            reason = f"booked, but Moment now says it is not to be booked ({decision})."
+            report.different += [
+                Finding(what, date, e.label, _status(link), reason) for e in booked
+            ]
+            return
+        customer_id = str(invoice.get("customerId"))
         try:
             body = invoice_to_journal_entry(
-                with_account_vat_codes(inv, moment.account_vat_codes),
-                receivable_account=receivable,
-                rounding_account=rounding_account,
+                with_account_vat_codes(invoice, self.moment.account_vat_codes),
+                receivable_account=self.ledger.receivables.get(
+                    customer_id, RECEIVABLE_MAIN_ACCOUNT
+                ),
+                rounding_account=self.rounding_account,
                 accounts=AnyAccount(),
             )
         except MappingError as exc:
@@ -267,134 +312,122 @@ def reconcile(
             reason = f"cannot be mapped today ({exc.code}): {exc.message}"
             if booked:
                 report.different.append(Finding(what, date, booked[0].label, _status(link), reason))
-            elif source_id not in named_elsewhere:
-                ledger_reason = _missing_reason(link) if link is not None else reason
-                report.missing.append(Finding(what, date, "", _status(link), ledger_reason))
-            continue
+            elif source_id not in self.named_elsewhere:
+                why = reason if link is None else _missing_reason(link)
+                report.missing.append(Finding(what, date, "", _status(link), why))
+            return
         report.mapped += 1
         expected = expected_postings(body)
-        gross = expected_receivable_ore(body)
-        customer = moment.customers.get(customer_id, str(inv.get("customerNumber") or ""))
+        customer = self.moment.customers.get(customer_id, str(invoice.get("customerNumber") or ""))
         for p in expected:
             if is_receivable(p.account):
-                moment_receivable[(p.account, customer)] += p.gross
+                self.moment_owed[(p.account, customer)] += p.gross
             else:
-                moment_summary[(_month(date), p.account, p.vat_code or "")] += Amounts(
-                    -p.net, -p.vat
-                )
+                key = (_month(date), p.account, p.vat_code or "")
+                self.moment_rows[key] += Amounts(-p.net, -p.vat)
+        finding = self._compare(source_id, link, body, expected, booked)
+        if finding is not None:
+            kind, entry, reason = finding
+            found = Finding(what, date, entry, _status(link), reason, expected_receivable_ore(body))
+            (report.missing if kind == "missing" else report.different).append(found)
+
+    def _compare(
+        self,
+        source_id: str,
+        link: InvoiceLink | None,
+        body: Mapping[str, Any],
+        expected: list[Posting],
+        booked: list[_Entry],
+    ) -> tuple[str, str, str] | None:
+        """("missing" | "different", entry label, reason) for a mapped invoice, or None."""
         if not booked:
-            gone = [e for e in linked.get(source_id, []) if e.reversed_by]
+            gone = [e for e in self.linked.get(source_id, []) if e.reversed_by is not None]
             if gone:
-                report.different.append(
-                    Finding(
-                        what,
-                        date,
-                        gone[0].label,
-                        _status(link),
-                        f"reversed in Fiken by transaction {gone[0].reversed_by}.",
-                        gross,
-                    )
-                )
-            elif source_id not in named_elsewhere:
-                label = (
-                    "" if link is None else entry_label(link.journal_entry_id, link.transaction_id)
-                )
-                report.missing.append(
-                    Finding(what, date, label, _status(link), _missing_reason(link), gross)
-                )
-            continue
+                reason = f"reversed in Fiken by transaction {gone[0].reversed_by}."
+                return "different", gone[0].label, reason
+            if source_id in self.named_elsewhere:
+                return None  # an unlinked entry books it: listed as extra
+            label = "" if link is None else entry_label(link.journal_entry_id, link.transaction_id)
+            return "missing", label, _missing_reason(link)
         entry = booked[0]
         problems = []
-        if entry.date != body["journalEntries"][0]["date"]:
-            problems.append(f"dated {entry.date} in Fiken, {date} in Moment")
+        moment_date = body["journalEntries"][0]["date"]
+        if entry.date != moment_date:
+            problems.append(f"dated {entry.date} in Fiken, {moment_date} in Moment")
         problems += _posting_diff(expected, fiken_postings(entry.raw))
-        if problems:
-            changed = link is not None and link.payload_hash not in (None, payload_hash(body))
-            cause = "Moment's invoice changed after booking" if changed else "edited in Fiken"
-            report.different.append(
-                Finding(
-                    what,
-                    date,
-                    entry.label,
-                    _status(link),
-                    f"{cause}: {'; '.join(problems)}.",
-                    gross,
-                )
-            )
+        if not problems:
+            return None
+        changed = link is not None and link.payload_hash not in (None, payload_hash(body))
+        cause = "Moment's invoice changed after booking" if changed else "edited in Fiken"
+        return "different", entry.label, f"{cause}: {'; '.join(problems)}."
 
-    # -- linked entries whose invoice is not (or no longer) one of the period's ----------------
-    for source_id, found in linked.items():
-        current = by_id.get(source_id)
-        for e in found:
-            if not live(e):
+    # -- what is left -------------------------------------------------------------------------
+
+    def check_stray_links(self) -> None:
+        """Linked entries whose invoice is gone from Moment or dated outside the period."""
+        for source_id, found in self.linked.items():
+            current = self.by_id.get(source_id)
+            for e in (x for x in found if self.live(x)):
+                status = e.link.status if e.link is not None else ""
+                if current is None:
+                    reason = "booked, but Moment no longer has this invoice."
+                    what = f"Moment invoice id {source_id}"
+                    self.report.different.append(Finding(what, e.date, e.label, status, reason))
+                    continue
+                moment_date = str(current.get("invoiceDate") or "")[:10]
+                if not _in_period(moment_date, self.date_from, self.date_to):
+                    reason = (
+                        f"dated {e.date} in Fiken, {moment_date} in Moment (outside the period)."
+                    )
+                    what = invoice_record_name(current)
+                    self.report.different.append(
+                        Finding(what, moment_date, e.label, status, reason)
+                    )
+
+    def check_extras(self) -> None:
+        """Live entries that name an invoice but are not the ledger's link for it."""
+        for e in self.ours:
+            if e.link is not None or not self.live(e):
                 continue
-            if current is None:
-                report.different.append(
-                    Finding(
-                        f"Moment invoice id {source_id}",
-                        e.date,
-                        e.label,
-                        e.link.status if e.link else "",
-                        "booked, but Moment no longer has this invoice.",
-                    )
-                )
-            elif not _in_period(
-                moment_date := str(current.get("invoiceDate") or "")[:10], date_from, date_to
-            ):
-                report.different.append(
-                    Finding(
-                        invoice_record_name(current),
-                        moment_date,
-                        e.label,
-                        e.link.status if e.link else "",
-                        f"dated {e.date} in Fiken, {moment_date} in Moment (outside the period).",
-                    )
-                )
-
-    # -- extra: live entries naming an invoice that do not book it ----------------------------
-    for e in ours:
-        if e.link is not None or not live(e):
-            continue
-        for source_id in e.names[:1]:
-            inv = by_id[source_id]
-            others = [x for x in linked.get(source_id, []) if live(x)]
-            link = ledger.invoices.get(source_id)
+            source_id = e.names[0]
+            others = [x for x in self.linked.get(source_id, []) if self.live(x)]
+            link = self.ledger.invoices.get(source_id)
             if others:
                 reason = f"a second entry for this invoice, which is booked as {others[0].label}."
             else:
                 reason = "names this invoice, but the ledger does not link it" + (
                     "." if link is None else f" (ledger: {link.status})."
                 )
-            report.extra.append(
-                Finding(invoice_record_name(inv), e.date, e.label, _status(link), reason)
-            )
+            what = invoice_record_name(self.by_id[source_id])
+            self.report.extra.append(Finding(what, e.date, e.label, _status(link), reason))
 
-    # -- tables -------------------------------------------------------------------------------
-    keys = sorted(set(moment_summary) | set(fiken_summary))
-    report.summary = [
-        SummaryRow(
-            m,
-            a,
-            c,
-            moment_summary.get((m, a, c), Amounts()),
-            fiken_summary.get((m, a, c), Amounts()),
-        )
-        for (m, a, c) in keys
-    ]
-    labels = {
-        acc: moment.customers.get(cid, ledger.customer_numbers.get(acc, ""))
-        for cid, acc in ledger.receivables.items()
-    }
-    rows: dict[tuple[str, str], list[int]] = {}
-    for (acc, customer), amount in moment_receivable.items():
-        rows.setdefault((acc, labels.get(acc, customer)), [0, 0])[0] += amount
-    for acc, amount in fiken_receivable.items():
-        rows.setdefault((acc, labels.get(acc, "")), [0, 0])[1] += amount
-    report.receivables = [
-        ReceivableRow(acc, customer, m, f) for (acc, customer), (m, f) in sorted(rows.items())
-    ]
-    for findings in (report.missing, report.extra, report.different):
-        findings.sort(key=lambda f: (f.date, f.invoice, f.entry))
-    if not ledger.found:
-        report.notes.append("target-fiken's ledger does not exist yet: no invoice is linked.")
-    return report
+    def fill_tables(self) -> None:
+        """The summary and receivable tables, and the lists in date order."""
+        report = self.report
+        report.summary = [
+            SummaryRow(
+                m,
+                a,
+                c,
+                self.moment_rows.get((m, a, c), Amounts()),
+                self.fiken_rows.get((m, a, c), Amounts()),
+            )
+            for (m, a, c) in sorted(set(self.moment_rows) | set(self.fiken_rows))
+        ]
+        labels = {
+            account: self.moment.customers.get(cid, self.ledger.customer_numbers.get(account, ""))
+            for cid, account in self.ledger.receivables.items()
+        }
+        owed: dict[tuple[str, str], list[int]] = {}
+        for (account, customer), amount in self.moment_owed.items():
+            owed.setdefault((account, labels.get(account, customer)), [0, 0])[0] += amount
+        for account, amount in self.fiken_owed.items():
+            owed.setdefault((account, labels.get(account, "")), [0, 0])[1] += amount
+        report.receivables = [
+            ReceivableRow(account, customer, m, f)
+            for (account, customer), (m, f) in sorted(owed.items())
+        ]
+        for findings in (report.missing, report.extra, report.different):
+            findings.sort(key=lambda f: (f.date, f.invoice, f.entry))
+        if not self.ledger.found:
+            report.notes.append("target-fiken's ledger does not exist yet: no invoice is linked.")
