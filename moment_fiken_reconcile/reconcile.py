@@ -42,6 +42,7 @@ from moment_fiken_reconcile.report import (
 )
 from target_fiken.mappers.common import MappingError, payload_hash
 from target_fiken.mappers.journal_entries import (
+    FIKEN_DESCRIPTION_PREFIX,
     description_mentions,
     expected_receivable_ore,
     invoice_record_name,
@@ -144,8 +145,13 @@ def _status(link: InvoiceLink | None) -> str:
     return NEVER_SEEN if link is None else link.status
 
 
-def _missing_reason(link: InvoiceLink | None) -> str:
+def _missing_reason(link: InvoiceLink | None, invoice: Mapping[str, Any] | None = None) -> str:
     if link is None:
+        if invoice is not None and invoice.get("exportStatus") == "transferred":
+            return (
+                "Moment marks it transferred, but not by target-fiken into this company "
+                "(transferred elsewhere?), and no entry in Fiken names it."
+            )
         return "target-fiken has not seen this invoice (not sent by the tap yet)."
     if link.status == "pending":
         return "a booking was started and its outcome is unknown; the target's next run settles it."
@@ -154,6 +160,12 @@ def _missing_reason(link: InvoiceLink | None) -> str:
         return f"the ledger links {label}, but Fiken holds no such entry in the period (deleted?)."
     code = f"{link.reason_code}: " if link.reason_code else ""
     return f"{code}{link.message or 'no reason recorded'}"
+
+
+def _shown(description: str, limit: int = 90) -> str:
+    """A description for a report line: Fiken's API prefix dropped, one line, shortened."""
+    text = " ".join(description.removeprefix(FIKEN_DESCRIPTION_PREFIX).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _posting_diff(expected: list[Posting], booked: list[Posting]) -> list[str]:
@@ -348,7 +360,7 @@ class _Reconciliation:
             if source_id in self.named_elsewhere:
                 return None  # an unlinked entry books it: listed as extra
             label = "" if link is None else entry_label(link.journal_entry_id, link.transaction_id)
-            return "missing", label, _missing_reason(link)
+            return "missing", label, _missing_reason(link, self.by_id.get(source_id))
         entry = booked[0]
         problems = []
         moment_date = body["journalEntries"][0]["date"]
@@ -399,6 +411,7 @@ class _Reconciliation:
                     "." if link is None else f" (ledger: {link.status})."
                 )
             what = invoice_record_name(self.by_id[source_id])
+            reason += f" Its description: {_shown(str(e.raw.get('description') or ''))!r}."
             self.report.extra.append(Finding(what, e.date, e.label, _status(link), reason))
 
     def fill_tables(self) -> None:

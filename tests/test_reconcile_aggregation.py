@@ -190,6 +190,9 @@ def test_missing_extra_and_different_each_name_their_invoice():
         ("invoice 10001", "journal entry 9000009 (transaction 8000009)")
     ]
     assert "second entry" in report.extra[0].reason
+    assert report.extra[0].reason.endswith(
+        "Its description: 'Fri postering: Faktura 10001 fra Moment'."
+    )
     [different] = report.different
     assert different.invoice == "invoice 10003"
     assert different.reason.startswith("Moment's invoice changed after booking")
@@ -244,6 +247,16 @@ def test_an_unlinked_entry_naming_an_invoice_is_extra_not_missing():
     [extra] = report.extra
     assert (extra.invoice, extra.status) == ("invoice 10001", "rejected")
     assert "the ledger does not link it" in extra.reason
+
+
+def test_an_invoice_moment_marks_transferred_but_fiken_lacks_is_missing_with_that_hint():
+    invoice = make_invoice(
+        [("100.00", "25.00", "3000", "3")], number=10001, exportStatus="transferred"
+    )
+    report = reconcile(moment_of(invoice), [], ledger_of(), **JAN)
+    [missing] = report.missing
+    assert missing.status == "never seen"
+    assert "transferred elsewhere?" in missing.reason
 
 
 def test_other_entries_of_the_period_are_not_moments_business():
