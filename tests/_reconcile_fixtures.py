@@ -7,8 +7,9 @@ independently of the code under test.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
+
+from test_mappers_journal_entries import make_invoice as mappers_invoice
 
 from moment_fiken_reconcile.ledger_source import InvoiceLink, LedgerView
 from moment_fiken_reconcile.moment_source import MomentData
@@ -27,51 +28,17 @@ def make_invoice(
     lines: list[tuple[str, str, str, str | None]],
     *,
     number: int = 10234,
-    credit_note: bool = False,
-    roundoff: str = "0",
-    currency: str = "NOK",
-    rate: str = "1",
     date: str = "2026-01-15",
     **changes: Any,
 ) -> dict[str, Any]:
-    """A finalized Moment invoice; head amounts are the sums of (net, vat, account, vatCode)."""
-    net = sum((Decimal(x[0]) for x in lines), Decimal(0))
-    vat = sum((Decimal(x[1]) for x in lines), Decimal(0))
-    invoice: dict[str, Any] = {
+    """The mapper tests' finalized invoice, dated ``date``, customer 1, id = number - 10000."""
+    changes = {
         "id": number - 10000,
-        "invoiceNumber": number,
-        "invoiceType": "creditNote" if credit_note else "invoice",
-        "invoiceState": "finalized",
-        "exportStatus": "toTransfer",
-        "creditedInvoiceNumber": 10001 if credit_note else None,
         "customerId": 1,
-        "customerNumber": "10001",
-        "description": "Rådgivning",
         "invoiceDate": date,
         "dueDate": date,
-        "currencyCode": currency,
-        "currencyRate": Decimal(rate),
-        "bankAccountNumber": "15031234567",
-        "amountExcludingVat": net,
-        "vatAmount": vat,
-        "amountRoundoff": Decimal(roundoff),
-        "totalAmount": net + vat + Decimal(roundoff),
-        "lines": [
-            {
-                "id": i + 1,
-                "lineNumber": i + 1,
-                "description": f"Linje {i + 1}",
-                "amountExcludingVat": Decimal(x[0]),
-                "vatAmount": Decimal(x[1]),
-                "accountNumber": x[2],
-                "vatCode": x[3],
-                "vatPercentage": None,
-            }
-            for i, x in enumerate(lines)
-        ],
-    }
-    invoice.update(changes)
-    return invoice
+    } | changes
+    return mappers_invoice(lines, number=number, **changes)
 
 
 def body_of(invoice: dict[str, Any]) -> dict[str, Any]:
