@@ -18,6 +18,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 from moment_fiken_reconcile.fiken_source import make_client, read_journal_entries
 from moment_fiken_reconcile.html import render_html
 from moment_fiken_reconcile.ledger_source import read_ledger
@@ -128,8 +131,15 @@ def write_report(report: Report, fmt: str, out: Path | None) -> str:
 
 
 def _secrets(*configs: Mapping[str, Any]) -> list[str | None]:
+    """Every secret the configs hold, a database password in ``ledger_url`` included."""
     keys = ("api_key", "access_token", "client_secret", "refresh_token")
-    return [str(c[k]) for c in configs for k in keys if c.get(k)]
+    found: list[str | None] = [str(c[k]) for c in configs for k in keys if c.get(k)]
+    for c in configs:
+        try:
+            found.append(make_url(str(c["ledger_url"])).password if c.get("ledger_url") else None)
+        except ArgumentError:
+            continue
+    return [s for s in found if s]
 
 
 def main(argv: list[str] | None = None) -> int:

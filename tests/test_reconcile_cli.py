@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from moment_fiken_reconcile.html import render_html
 from moment_fiken_reconcile.ledger_source import read_ledger
 from moment_fiken_reconcile.reconcile import reconcile
 from moment_fiken_reconcile.render import render_text, write_csv
+from moment_sandbox import MomentSandbox, generate_dataset
 from target_fiken.ledger import Ledger, LedgerRow, Status
 
 PERIOD = {"date_from": "2026-01-01", "date_to": "2026-02-28"}
@@ -61,6 +63,37 @@ def test_unreadable_config_is_exit_2_with_one_sentence(tmp_path: Path, capsys):
     (tmp_path / "tap.json").write_text("{}", encoding="utf-8")
     assert main(["--tap-config", str(tmp_path / "tap.json"), *args, "--to", "2026-02-28"]) == 2
     assert "target-fiken config" in capsys.readouterr().err
+
+
+def test_a_ledger_that_cannot_be_opened_is_exit_2_without_its_password(tmp_path: Path, capsys):
+    secret = "s3cret-db-pass"
+    data = generate_dataset(3, seed=1, bad_rate=0.0, n_customers=1, n_projects=1)
+    with MomentSandbox(data, api_key="moment-key", company="acme") as moment:
+        tap = {"api_key": "moment-key", "company_code": "acme", "base_url": moment.url}
+        target = {
+            "company_slug": "demo-as",
+            "access_token": "fiken-token",
+            "ledger_url": f"postgresql://app:{secret}@127.0.0.1:1/books",
+        }
+        (tmp_path / "tap.json").write_text(json.dumps(tap), encoding="utf-8")
+        (tmp_path / "target.json").write_text(json.dumps(target), encoding="utf-8")
+        code = main(
+            [
+                "--tap-config",
+                str(tmp_path / "tap.json"),
+                "--target-config",
+                str(tmp_path / "target.json"),
+                "--from",
+                "2026-01-01",
+                "--to",
+                "2026-02-28",
+            ]
+        )
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("Error: ")
+    for value in (secret, "moment-key", "fiken-token"):
+        assert value not in err
 
 
 @pytest.mark.parametrize(
