@@ -4,8 +4,8 @@ Books N generated invoices into fiken-sandbox (target in-process),
 then switches Fiken's limits on (4 req/s, one in flight) and reconciles one VAT term and the
 whole span, reading Moment from moment-sandbox.
 
-Goals (issue 16): Fiken calls = ceil(entries in the period / 100), GET only (a few pages per
-period, never one call per invoice); the books match (exit 0).
+Goals (issue 16): Fiken calls = ceil(entries in the period / 100) pages (plus a retry per 429),
+GET only (a few pages per period, never one call per invoice); the books match (exit 0).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_reconcile.py --invoices 600
 
@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                     "goal_calls": math.ceil(report.entries_read / 100) or 1,
                     "methods": sorted({r["method"] for r in stats["requests"]}),
                     "429": stats["429"],
+                    "429_rate": stats.get("429_rate"),
+                    "429_concurrency": stats.get("429_concurrency"),
                     "exit_code": report.exit_code,
                     "wall_s": round(wall, 2),
                 }
