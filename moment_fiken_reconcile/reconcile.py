@@ -117,7 +117,7 @@ def _named(
     """Ids of the Moment invoices a description names: by marker first, else by number."""
     candidates = [
         inv
-        for digits in set(_DIGITS.findall(description))
+        for digits in dict.fromkeys(_DIGITS.findall(description))  # in reading order
         for inv in by_number.get(int(digits), [])
     ]
     marked = [
@@ -176,7 +176,13 @@ def _posting_diff(expected: list[Posting], booked: list[Posting]) -> list[str]:
             account, code = key
             w, h = want.get(key, (0, 0)), have.get(key, (0, 0))
             where = f"{account}" + (f" VAT code {code}" if code else "")
-            out.append(f"{where}: expected {kr(sum(w))}, Fiken {kr(sum(h))}")
+            if sum(w) == sum(h):  # same gross, split differently between net and VAT
+                out.append(
+                    f"{where}: expected net {kr(w[0])} VAT {kr(w[1])}, "
+                    f"Fiken net {kr(h[0])} VAT {kr(h[1])}"
+                )
+            else:
+                out.append(f"{where}: expected {kr(sum(w))}, Fiken {kr(sum(h))}")
     return out
 
 

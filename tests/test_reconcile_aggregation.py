@@ -207,6 +207,19 @@ def test_missing_extra_and_different_each_name_their_invoice():
     assert report.exit_code == 1
 
 
+def test_a_vat_split_edited_in_fiken_is_named_net_and_vat():
+    invoice = make_invoice([("100.00", "25.00", "3000", "3")], number=10001)
+    entry = readback(body_of(invoice), 9000001, 8000001)
+    entry["lines"][1]["amount"] -= 1  # 3000: one øre more net (credit), one less VAT
+    entry["lines"][2]["amount"] += 1
+    report = reconcile(moment_of(invoice), [entry], ledger_of(link(1, 8000001)), **JAN)
+    [different] = report.different
+    assert different.reason == (
+        "edited in Fiken: 3000 VAT code 3: expected net -100,00 VAT -25,00, "
+        "Fiken net -100,01 VAT -24,99."
+    )
+
+
 def test_an_entry_reversed_in_fiken_is_different_and_nets_to_zero():
     invoice = make_invoice([("100.00", "25.00", "3000", "3")], number=10001)
     original = readback(body_of(invoice), 9000001, 8000001, offsetTransactionId=8000002)
