@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_target import run_once, singer_input
+from bench_target import run_once, sandbox_config, singer_input
 
 from fiken_sandbox import FikenSandbox
 from moment_fiken_reconcile.cli import run
@@ -50,13 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         FikenSandbox(Path(tmp) / "fiken", limits=False) as fs,
         MomentSandbox(data, api_key="bench-key", company="bench") as moment,
     ):
-        config = {
-            "company_slug": "demo-as",
-            "base_url": fs.api_url,
-            "access_token": "sandbox-personal-token",
-            "ledger_url": f"sqlite:///{Path(tmp) / 'ledger.sqlite'}",
-            "rejects_path": str(Path(tmp) / "rejects.jsonl"),
-        }
+        config = sandbox_config(fs, Path(tmp))
         tap = {"api_key": "bench-key", "company_code": "bench", "base_url": moment.url}
         run_once(config, singer_input(data))
         fs.set_limits(concurrency=True, rate=True)
