@@ -42,6 +42,7 @@ def company(tmp_path: Path):
     data = generate_dataset(24, seed=3, bad_rate=0.0, n_customers=5, n_projects=3)
     for p in data["projects"]:
         p["startDate"] = p["startDate"] or "2025-01-02"  # nothing waits: every invoice can go
+    data["invoices"] += _credit_note_and_discount(data["invoices"])
     with (
         MomentSandbox(data, api_key=MOMENT_KEY, company="acme") as moment,
         FikenSandbox(tmp_path / "fiken", limits=False) as fs,
@@ -55,6 +56,62 @@ def company(tmp_path: Path):
         (tmp_path / "tap.json").write_text(json.dumps(tap_config), encoding="utf-8")
         (tmp_path / "target.json").write_text(json.dumps(config), encoding="utf-8")
         yield moment, fs, config, tmp_path
+
+
+def _credit_note_and_discount(invoices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A credit note of a booked invoice and a copy with a discount line (a net debit)."""
+    template = next(
+        i
+        for i in invoices
+        if i["invoiceType"] == "invoice"
+        and i["currencyCode"] == "NOK"
+        and i["exportStatus"] == "toTransfer"
+        and i["invoiceState"] == "finalized"
+    )
+    top_id = max(i["id"] for i in invoices)
+    top_number = max(i["invoiceNumber"] for i in invoices)
+    amounts = ("amountExcludingVat", "vatAmount", "amountRoundoff", "totalAmount")
+    credit = {
+        **template,
+        "id": top_id + 1,
+        "invoiceNumber": top_number + 1,
+        "invoiceType": "creditNote",
+        "creditedInvoiceNumber": template["invoiceNumber"],
+        "lines": [
+            {
+                **ln,
+                "id": ln["id"] + 10_000,
+                "amountExcludingVat": -Decimal(ln["amountExcludingVat"]),
+                "vatAmount": -Decimal(ln["vatAmount"]),
+                "unitPrice": -Decimal(ln["unitPrice"]),
+            }
+            for ln in template["lines"]
+        ],
+        **{k: -Decimal(template[k]) for k in amounts},
+    }
+    discount_line = {
+        **template["lines"][0],
+        "id": template["lines"][0]["id"] + 20_000,
+        "lineNumber": 99,
+        "description": "Rabatt",
+        "accountNumber": "3000",
+        "vatCode": "3",
+        "vatPercentage": Decimal(25),
+        "quantity": Decimal(1),
+        "unitPrice": Decimal("-10.00"),
+        "amountExcludingVat": Decimal("-10.00"),
+        "vatAmount": Decimal("-2.50"),
+    }
+    discounted = {
+        **template,
+        "id": top_id + 2,
+        "invoiceNumber": top_number + 2,
+        "lines": [*template["lines"], discount_line],
+        "amountExcludingVat": Decimal(template["amountExcludingVat"]) - Decimal("10.00"),
+        "vatAmount": Decimal(template["vatAmount"]) - Decimal("2.50"),
+        "totalAmount": Decimal(template["totalAmount"]) - Decimal("12.50"),
+    }
+    return [credit, discounted]
 
 
 def _reconcile(tmp_path: Path, *extra: str) -> list[str]:
@@ -83,6 +140,7 @@ def test_books_that_match_exit_0_and_three_changes_are_named_exactly(company, ca
     assert main(_reconcile(tmp_path)) == 0
     out = capsys.readouterr().out
     assert "MATCHES" in out
+    assert "Different: 0" in out
     assert "Missing in Fiken: 0" in out
     entries = fs.objects("demo-as")["journalEntries"]
     pages = -(-len(entries) // 100)
@@ -93,6 +151,10 @@ def test_books_that_match_exit_0_and_three_changes_are_named_exactly(company, ca
 
     booked = _booked(config)
     invoices = {str(i["id"]): i for i in moment.rows("invoices")}
+    # The credit note and the discount line (net debits with VAT) are among what matched.
+    crafted = sorted(invoices, key=int)[-2:]
+    assert [invoices[k]["invoiceType"] for k in crafted] == ["creditNote", "invoice"]
+    assert set(crafted) <= set(booked)
     plain = [
         invoices[k]
         for k in sorted(booked, key=int)
