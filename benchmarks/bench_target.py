@@ -60,6 +60,17 @@ def singer_input(data: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(out) + "\n"
 
 
+def sandbox_config(fs: FikenSandbox, folder: Path) -> dict[str, Any]:
+    """Target config for a fiken-sandbox, its ledger and rejects in `folder`."""
+    return {
+        "company_slug": "demo-as",
+        "base_url": fs.api_url,
+        "access_token": "sandbox-personal-token",
+        "ledger_url": f"sqlite:///{folder / 'ledger.sqlite'}",
+        "rejects_path": str(folder / "rejects.jsonl"),
+    }
+
+
 def run_once(config: dict[str, Any], text: str) -> tuple[TargetFiken, float, str]:
     target = TargetFiken(config=config, validate_config=True)
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -106,13 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     text = singer_input(data)
     n_records = sum(len(data[k]) for _, k in STREAMS)
     with tempfile.TemporaryDirectory() as tmp, FikenSandbox(Path(tmp) / "fiken") as fs:
-        config = {
-            "company_slug": "demo-as",
-            "base_url": fs.api_url,
-            "access_token": "sandbox-personal-token",
-            "ledger_url": f"sqlite:///{Path(tmp) / 'ledger.sqlite'}",
-            "rejects_path": str(Path(tmp) / "rejects.jsonl"),
-        }
+        config = sandbox_config(fs, Path(tmp))
         first, wall1, _ = run_once(config, text)
         objects = fs.objects("demo-as")
         created = sum(

@@ -121,6 +121,11 @@ def _rules() -> list[Rule]:
         r("/_sandbox/token-ttl", "sandbox.token_ttl", "GET", "POST"),
         r("/_sandbox/expire-tokens", "sandbox.expire_tokens", "POST"),
         r("/_sandbox/companies/<slug>", "sandbox.company", "PATCH"),
+        r(
+            "/_sandbox/journal-entries/<slug>/<int:journal_entry_id>",
+            "sandbox.remove_journal_entry",
+            "DELETE",
+        ),
     ]
 
 
@@ -420,6 +425,9 @@ class SandboxApp:
         if endpoint == "sandbox.reset_stats":
             self.stats.reset()
             return json_response({"ok": True})
+        if endpoint == "sandbox.remove_journal_entry":
+            journal.remove_entry(self.store, args["slug"], args["journal_entry_id"])
+            return json_response({"removed": args["journal_entry_id"]})
         if endpoint == "sandbox.expire_tokens":
             return json_response({"expired": self.store.expire_access_tokens(time.time())})
         body = _json_body(request) if request.method != "GET" else None

@@ -363,3 +363,27 @@ def delete_transaction(ctx: Ctx, transaction_id: int) -> Response:
         updated_tx = {**record, "deleted": True, "lastModifiedDate": day}
         ctx.store.put_object(ctx.slug, TX_KIND, transaction_id, updated_tx)
     return json_response(transaction_view(ctx.store, ctx.slug, updated_tx))
+
+
+def remove_entry(store: Store, slug: str, journal_entry_id: int) -> None:
+    """Sandbox only: make a journal entry vanish, as if it had never been booked.
+
+    Real Fiken has no DELETE on journal entries (a transaction is reversed instead); tests use
+    this to stand for an entry that is simply not there, e.g. an open entry deleted in Fiken.
+    Its transaction loses the entry, and goes too when it has no entry left.
+
+    Raises:
+        ApiError: 404 when there is no such entry.
+    """
+    with store.write():
+        record = store.get_object(slug, ENTRY_KIND, journal_entry_id)
+        if record is None:
+            raise not_found(f"journal entry {journal_entry_id} not found")
+        store.delete_object(slug, ENTRY_KIND, journal_entry_id)
+        tx = store.get_object(slug, TX_KIND, record["transactionId"])
+        if tx is not None:
+            left = [i for i in tx["entryIds"] if i != journal_entry_id]
+            if left:
+                store.put_object(slug, TX_KIND, tx["transactionId"], {**tx, "entryIds": left})
+            else:
+                store.delete_object(slug, TX_KIND, tx["transactionId"])

@@ -271,6 +271,13 @@ class FikenSandbox:
             if self.app is not None:
                 self.app.retry_after = retry_after
 
+    def remove_journal_entry(self, slug: str, journal_entry_id: int) -> None:
+        """Make a journal entry vanish (sandbox only; Fiken itself reverses instead)."""
+        store = self.store
+        if store is None:
+            raise RuntimeError("the sandbox is not running")
+        journal.remove_entry(store, slug, journal_entry_id)
+
     def set_company(self, slug: str, **changes: Any) -> dict[str, Any]:
         """Flip company switches at runtime, e.g. ``set_company("demo-as", hasApiAccess=False)``."""
         return self._app().set_company(slug, changes)

@@ -8,7 +8,7 @@ echo "==> ruff"
 ruff check .
 ruff format --check .
 echo "==> mypy"
-mypy tap_moment target_fiken moment_sandbox fiken_sandbox moment_fiken_state moment_fiken_fleet
+mypy tap_moment target_fiken moment_sandbox fiken_sandbox moment_fiken_state moment_fiken_fleet moment_fiken_reconcile
 echo "==> pytest"
 set +e
 python -m pytest "$@"

@@ -33,13 +33,8 @@ def test_wheel_declares_all_console_scripts_and_the_state_backend(wheel: Path) -
     with zipfile.ZipFile(wheel) as zf:
         (entry_points,) = [n for n in zf.namelist() if n.endswith(".dist-info/entry_points.txt")]
         text = zf.read(entry_points).decode()
-    for script in (
-        "tap-moment",
-        "target-fiken",
-        "moment-sandbox",
-        "fiken-sandbox",
-        "moment-fiken-webhooks",
-    ):
+    scripts = ("tap-moment", "target-fiken", "moment-sandbox", "fiken-sandbox")
+    for script in (*scripts, "moment-fiken-webhooks", "moment-fiken-reconcile"):
         assert f"{script} = " in text
     assert "[meltano.state_backends]" in text
     assert "postgresql = moment_fiken_state.postgres:PostgresStateStoreManager" in text
@@ -55,7 +50,15 @@ def test_wheel_ships_the_fleet_and_its_dagster_instance_config(wheel: Path) -> N
 def test_wheel_keeps_the_sandboxes_apart_from_the_target(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as zf:
         target_sources = [
-            zf.read(n).decode() for n in zf.namelist() if n.startswith("target_fiken/")
+            zf.read(n).decode()
+            for n in zf.namelist()
+            if n.startswith(("target_fiken/", "moment_fiken_reconcile/"))
         ]
     assert target_sources
     assert not any("fiken_sandbox" in src for src in target_sources)
+
+
+def test_wheel_ships_the_reconciliation_report_template(wheel: Path, repo_root: Path) -> None:
+    member = "moment_fiken_reconcile/templates/report.html.j2"
+    with zipfile.ZipFile(wheel) as zf:
+        assert zf.read(member) == (repo_root / member).read_bytes()

@@ -352,16 +352,20 @@ def test_self_balancing_and_negative_lines_are_accepted(api, co):
     assert sum(line["amount"] for line in tx["entries"][0]["lines"]) == 0
 
 
-def test_several_entries_share_one_transaction(api, co):
+def two_entries() -> dict:
+    """One request with two self-balancing entries (one transaction)."""
     line = {"amount": 5, "debitAccount": "1900", "creditAccount": "2050"}
-    body = {
+    return {
         "description": "Import",
         "journalEntries": [
             {"description": "a", "date": "2025-01-01", "lines": [line]},
             {"description": "b", "date": "2025-01-02", "lines": [line]},
         ],
     }
-    tx = book(api, co, body)
+
+
+def test_several_entries_share_one_transaction(api, co):
+    tx = book(api, co, two_entries())
     assert [e["journalEntryNumber"] for e in tx["entries"]] == [1, 2]
     assert {e["transactionId"] for e in tx["entries"]} == {tx["transactionId"]}
     assert tx["description"] == PREFIX + "Import"
@@ -458,3 +462,17 @@ def test_account_balances_follow_the_journal(api, co):
     assert before == {"code": "1500:10001", "name": "Kunde AS", "balance": 0}
     assert api.get(co + "/accountBalances").status_code == 400
     assert api.get(co + "/accountBalances/3050", params={"date": "2025-01-31"}).status_code == 404
+
+
+def test_sandbox_only_removal_of_a_journal_entry(api, co, fs):
+    tx = book(api, co, two_entries())
+    tx_url = co + f"/transactions/{tx['transactionId']}"
+    first, second = (e["journalEntryId"] for e in tx["entries"])
+    removed = api.delete(f"{fs.url}/_sandbox/journal-entries/demo-as/{first}")
+    assert removed.json() == {"removed": first}
+    assert [e["journalEntryId"] for e in api.get(co + "/journalEntries").json()] == [second]
+    assert [e["journalEntryId"] for e in api.get(tx_url).json()["entries"]] == [second]
+    fs.remove_journal_entry("demo-as", second)  # the last entry takes its transaction along
+    assert api.get(co + "/journalEntries").json() == []
+    assert api.get(tx_url).status_code == 404
+    assert api.delete(f"{fs.url}/_sandbox/journal-entries/demo-as/{first}").status_code == 404
