@@ -76,7 +76,7 @@ class RunSummary:
         )
         adopted, ambiguous = self.total(Outcome.ADOPTED), self.reject_reasons["ambiguous_match"]
         if adopted or ambiguous:
-            # Issue 8: what a first sync found in Fiken already. In a dry run, the report.
+            # What a first sync found in Fiken already (adopt.py). In a dry run, the report.
             verb = "would be" if self.dry_run else "were"
             lines.append(
                 f"Existing Fiken data: {adopted} {verb} adopted, "

@@ -1,6 +1,6 @@
 """TargetFiken: the Singer target that books Moment data into Fiken API v2, exactly once.
 
-Where singer-sdk 0.54.9 matters (see `../shared/reference/singer-meltano.md` §2):
+Where singer-sdk 0.54.9 matters (its `Target` and `Sink` docs: https://sdk.meltano.com/en/v0.54.9/):
 
 * STATE is only written by `drain_all` (every 5 minutes, end of input, SIGTERM), after every sink
   drained. Our sinks book synchronously, so the tap's state is passed on unchanged only once every
