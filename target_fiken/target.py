@@ -33,11 +33,12 @@ from target_fiken.context import DryRunPlan, RunContext, TooManyRejects
 from target_fiken.handlers import FINANCIAL_ACCOUNTS, PROJECTS, WRITE_STREAMS, Booker
 from target_fiken.ledger import Ledger, OverlayLedger, Status
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
+from target_fiken.progress import Progress, watch_run
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import RejectsFile
 from target_fiken.settings import CONFIG_SCHEMA
 from target_fiken.sinks import FikenSink
-from target_fiken.summary import Outcome, RunSummary
+from target_fiken.summary import Outcome, RunSummary, real_run_estimate
 from target_fiken.validation import FieldError
 
 KNOWN_STREAMS = (*WRITE_STREAMS, FINANCIAL_ACCOUNTS)
@@ -67,6 +68,7 @@ class TargetFiken(Target):
         self.ctx: RunContext | None = None
         self.booker: Booker | None = None
         self.preflight: PreflightResult | None = None
+        self.progress: Progress | None = None
         self._busy = False
         self._pending_signal: int | None = None
         self._finished = False
@@ -151,6 +153,7 @@ class TargetFiken(Target):
         if self.ctx is not None:
             return
         self.ctx = self._build_context()
+        self.progress = watch_run(self.ctx, self.logger)
         self.booker = Booker(self.ctx)
         self.preflight = run_preflight(self.ctx.client, self.ctx.refs)
         self.logger.info(
@@ -238,6 +241,9 @@ class TargetFiken(Target):
         text = ctx.summary.render(ctx.client.stats)
         if ctx.plan is not None:
             text += f"\nDry run: {ctx.plan.count} planned actions written to {ctx.plan.path}"
+            text += "\n" + real_run_estimate(
+                ctx.client.stats.total + ctx.plan.writes, ctx.client.rate
+            )
             ctx.plan.close()
         totals = ", ".join(
             f"{ctx.summary.total(o)} {o.value}" for o in Outcome if ctx.summary.total(o)
@@ -249,6 +255,8 @@ class TargetFiken(Target):
         sys.stderr.flush()
         get_metrics_logger().info("METRIC: %s", ctx.summary.metric_json(ctx.client.stats))
         ctx.ledger.close()
+        if self.progress is not None:
+            self.progress.close()
         if self._uninstall_redaction is not None:
             self._uninstall_redaction()  # the run is over; its secrets go with it
 
