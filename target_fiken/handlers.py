@@ -851,8 +851,3 @@ def _project_differs(existing: dict[str, Any], update_body: dict[str, Any]) -> b
         "completed": bool(existing.get("completed")),
     }
     return any(current.get(k) != v for k, v in update_body.items())
-
-
-def dumps_record(record: dict[str, Any]) -> str:
-    """JSON of a record as the SDK hands it over (dates and Decimals included)."""
-    return serialize_json(record)
