@@ -8,7 +8,7 @@ from collections.abc import Callable, Generator, Iterable
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlparse
 
 import backoff
@@ -33,7 +33,6 @@ from tap_moment.paging import (
     page_rows,
     parse_instant,
 )
-from tap_moment.prefetch import PrefetchingSession
 from tap_moment.settings import DEFAULT_BASE_URL, MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
@@ -116,12 +115,6 @@ class _OneLineErrors(logging.Filter):
 _ONE_LINE_ERRORS = _OneLineErrors()
 
 
-class _NextPage(NamedTuple):
-    """What `RESTStream._prepare_request` reads of a paginator: the token to request."""
-
-    current_value: Any
-
-
 class MomentStream(RESTStream[Any]):
     """A Moment list endpoint: `GET {base}/api/1.0/companies/{code}/{path}?page=&size=`."""
 
@@ -135,8 +128,6 @@ class MomentStream(RESTStream[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Set up the stream; see `_OneLineErrors` for the log filter."""
         super().__init__(*args, **kwargs)
-        # Sends the next page's request while this page's records are written (prefetch.py).
-        self._requests_session = PrefetchingSession()
         self._fast_writer: Callable[..., None] | None = None
         self._pending_bookmark: dict[str, Any] | None = None
         if _ONE_LINE_ERRORS not in self.logger.filters:
@@ -322,8 +313,12 @@ class MomentStream(RESTStream[Any]):
             return params
         return {"page": int(next_page_token or 0), "size": self.page_size}
 
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """Read the page with money as Decimal and let the paginator pick the rows to emit."""
+    def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
+        """Read the page with money as Decimal and let the paginator pick the rows to emit.
+
+        A list, not a generator: the SDK iterates it at once, and a generator per page put one
+        more frame between every record and the writer.
+        """
         what = f"{self.name} page"
         try:
             body = decode_json(response.content)
@@ -340,21 +335,7 @@ class MomentStream(RESTStream[Any]):
             check_page_size(body, self.page_size, what=what)
             if isinstance(paginator, FullTablePaginator):
                 rows = paginator.accept(body, rows)
-        if paginator is not None:
-            self._send_ahead(paginator.next_request)
-        yield from rows
-
-    def _send_ahead(self, token: Any) -> None:
-        """Start the request for the page after this one (the SDK's next `send` takes it)."""
-        session = self.requests_session
-        if token is None or not isinstance(session, PrefetchingSession):
-            return
-        # `_prepare_request` reads only `current_value` of the paginator it is given.
-        page = cast("BaseAPIPaginator[Any]", _NextPage(token))
-        prepared = self._prepare_request(context=self.context, page=page)
-        session.send_ahead(
-            self.authenticator(prepared), timeout=self.timeout, allow_redirects=self.allow_redirects
-        )
+        return rows
 
     # Errors and retries ------------------------------------------------------------------
 

@@ -163,11 +163,6 @@ class ChangedSincePaginator(BaseAPIPaginator[PageRequest]):
         """Keep going after pages that emit nothing (probes, pages of already-seen rows)."""
         return self._next is not None
 
-    @property
-    def next_request(self) -> PageRequest | None:
-        """The request `accept()` decided on for after the current page (None: done)."""
-        return self._next
-
     # Page handling -------------------------------------------------------------------------
 
     def accept(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -341,8 +336,3 @@ class FullTablePaginator(PageNumberPaginator):
     def has_more(self, response: requests.Response) -> bool:  # noqa: ARG002
         """True while the last page was full and not the server's last page."""
         return self._more
-
-    @property
-    def next_request(self) -> int | None:
-        """The page number after the current one, once `accept()` saw it coming (else None)."""
-        return self.current_value + 1 if self._more else None

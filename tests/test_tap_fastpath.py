@@ -1,8 +1,7 @@
-"""The tap's fast paths change nothing but speed: RECORD bytes, STATE, requests, order.
+"""The tap's fast paths change nothing but speed: RECORD bytes and STATE.
 
 - `MsgspecSingerWriter.write_record` writes the bytes of `write_message(RecordMessage(...))`;
 - the bookmark, moved once per STATE instead of once per record, gives the SDK's states;
-- `PrefetchingSession` hands the stream the response of the very request it asked for, once.
 """
 
 from __future__ import annotations
@@ -10,13 +9,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import threading
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from singer_sdk.singerlib import RecordMessage
@@ -25,8 +22,6 @@ from singer_sdk.streams.core import Stream
 from moment_sandbox import MomentSandbox, generate_dataset
 from tap_moment import jsonio
 from tap_moment.client import MomentStream
-from tap_moment.paging import ChangedSincePaginator, FullTablePaginator, PageRequest
-from tap_moment.prefetch import PrefetchingSession
 from tap_moment.tap import TapMoment
 
 API_KEY = "fastpath-key-SECRET"
@@ -156,114 +151,3 @@ def test_a_stream_map_takes_the_sdk_path_and_still_works(sandbox, monkeypatch):
     invoices = [m["record"] for m in fast if m["type"] == "RECORD" and m["stream"] == "invoices"]
     assert invoices
     assert all(r["note"] == "mapped" for r in invoices)
-
-
-def test_pages_are_read_ahead_and_each_is_requested_once(sandbox, monkeypatch):
-    sandbox.clear_log()
-    _, tap = _sync(sandbox.url, state_every=10_000, sdk=False, monkeypatch=monkeypatch)
-    log = list(sandbox.request_log)
-    assert len({(path, query) for _m, path, query, _s in log}) == len(log), "no page twice"
-    invoices = tap.streams["invoices"].requests_session
-    assert isinstance(invoices, PrefetchingSession)
-    invoice_requests = [entry for entry in log if entry[1].endswith("/invoices")]
-    # Every request after the first of the stream came from the one sent ahead.
-    assert invoices.prefetched == len(invoice_requests) - 1 > 3
-
-
-# --- PrefetchingSession on its own ---------------------------------------------------------------
-
-
-class Recorder(requests.adapters.BaseAdapter):
-    """A transport that answers every request with its URL and counts them."""
-
-    def __init__(self, fail_first: int = 0) -> None:
-        super().__init__()
-        self.sent: list[str] = []
-        self.threads: set[str] = set()
-        self.fail_first = fail_first
-        self.lock = threading.Lock()
-
-    def send(self, request, **kwargs):
-        with self.lock:
-            self.sent.append(request.url)
-            self.threads.add(threading.current_thread().name)
-            if len(self.sent) <= self.fail_first:
-                raise requests.ConnectionError("dropped")
-        response = requests.Response()
-        response.status_code = 200
-        response._content = request.url.encode()
-        response.url = request.url
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-def _session(adapter: Recorder) -> PrefetchingSession:
-    session = PrefetchingSession()
-    session.mount("http://", adapter)
-    return session
-
-
-def _prepared(session: requests.Session, page: int) -> requests.PreparedRequest:
-    return session.prepare_request(requests.Request("GET", f"http://moment.test/x?page={page}"))
-
-
-def test_a_request_sent_ahead_is_answered_once_from_the_background():
-    adapter = Recorder()
-    session = _session(adapter)
-    session.send_ahead(_prepared(session, 1))
-    response = session.send(_prepared(session, 1))
-    assert response.content == b"http://moment.test/x?page=1"
-    assert adapter.sent == ["http://moment.test/x?page=1"]
-    assert adapter.threads == {"tap-moment-prefetch"}
-    assert session.prefetched == 1
-    session.send(_prepared(session, 1))  # asked again: sent again, not served twice
-    assert len(adapter.sent) == 2
-
-
-def test_another_request_waits_for_the_one_ahead_and_drops_it():
-    adapter = Recorder()
-    session = _session(adapter)
-    session.send_ahead(_prepared(session, 1))
-    response = session.send(_prepared(session, 2))
-    assert response.content.endswith(b"page=2")
-    assert adapter.sent == ["http://moment.test/x?page=1", "http://moment.test/x?page=2"]
-    assert session.prefetched == 0
-
-
-def test_an_error_ahead_is_raised_to_the_caller_then_a_retry_sends_again():
-    adapter = Recorder(fail_first=1)
-    session = _session(adapter)
-    session.send_ahead(_prepared(session, 3))
-    with pytest.raises(requests.ConnectionError, match="dropped"):
-        session.send(_prepared(session, 3))
-    assert session.send(_prepared(session, 3)).content.endswith(b"page=3")
-    assert len(adapter.sent) == 2
-
-
-def test_close_waits_for_the_request_ahead():
-    adapter = Recorder()
-    session = _session(adapter)
-    session.send_ahead(_prepared(session, 4))
-    session.close()
-    assert adapter.sent == ["http://moment.test/x?page=4"]
-
-
-def test_paginators_name_the_request_after_the_page():
-    keyset = ChangedSincePaginator(None, 2, stream_name="invoices")
-    rows = [
-        {"id": 1, "lastModifiedDate": "2026-01-01T10:00:00.000+01:00"},
-        {"id": 2, "lastModifiedDate": "2026-01-01T11:00:00.000+01:00"},
-    ]
-    keyset.accept(rows)
-    assert keyset.next_request == PageRequest("2026-01-01T11:00:00.000+01:00", 0, 2)
-    short = ChangedSincePaginator(None, 5, stream_name="invoices")
-    short.accept(rows)
-    assert short.next_request is None
-    table = FullTablePaginator(2)
-    table.accept({"page": {"totalPages": 3}}, [{}, {}])
-    assert table.next_request == 1
-    table.accept({"page": {"totalPages": 1}}, [{}, {}])
-    assert table.next_request is None
