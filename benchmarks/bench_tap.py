@@ -15,7 +15,8 @@ this process would compete for the GIL and distort both figures) with N generate
    pipe), for profiling.
 
 Each measurement runs --runs times; the goal is judged on the median.
-Goal: >= 10,000 records/s and within 3x of the bare loop.
+Goal: >= 10,000 records/s and within 1.5x of the bare loop. On a shared machine, run it back to
+back with what it is compared to (before/after a change): both lines move with other load.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_tap.py --invoices 100000
 """
@@ -43,7 +44,7 @@ from tap_moment.tap import TapMoment
 API_KEY = "bench-key"
 COMPANY = "bench"
 GOAL_RECORDS_PER_SECOND = 10_000
-GOAL_RATIO = 3.0
+GOAL_RATIO = 1.5
 
 
 class CountingSink(io.TextIOBase):
@@ -63,13 +64,18 @@ class CountingSink(io.TextIOBase):
         return True
 
 
+# CPU seconds of each measurement, next to its wall time: on a shared machine other load moves
+# wall time a lot more than CPU time.
+CPU: dict[str, list[float]] = {"bare": [], "tap": []}
+
+
 def bare_loop(url: str, page_size: int) -> tuple[int, float]:
     """Read every invoices page with plain requests; return (rows, seconds)."""
     session = requests.Session()
     session.auth = ("apikey", API_KEY)
     endpoint = f"{url}/api/1.0/companies/{COMPANY}/invoices"
     rows = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     page = 0
     while True:
         response = session.get(
@@ -83,6 +89,7 @@ def bare_loop(url: str, page_size: int) -> tuple[int, float]:
         if len(content) < page_size:
             break
         page += 1
+    CPU["bare"].append(time.process_time() - cpu)
     return rows, time.perf_counter() - start
 
 
@@ -178,6 +185,7 @@ def tap_subprocess(url: str, page_size: int) -> tuple[int, float]:
             _, status, usage = os.wait4(proc.pid, 0)
             elapsed = time.perf_counter() - start
             returncode = proc.returncode = os.waitstatus_to_exitcode(status)
+            CPU["tap"].append(usage.ru_utime + usage.ru_stime)
         if returncode != 0:
             tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
             raise SystemExit(f"tap-moment exited with {returncode}:\n{tail}")
@@ -260,6 +268,15 @@ def main(argv: list[str] | None = None) -> int:
         f"tap-moment ({mode}{', PYTHONUNBUFFERED=1' if unbuffered else ''}): {tap[0][0]} "
         f"records; median {tap_s:.2f} s = {tap_rate:,.0f} records/s (runs: {spread(tap_rates)})"
     )
+    if len(CPU["tap"]) == len(CPU["bare"]) == len(tap):
+        cpu_ratios = sorted(t / b for t, b in zip(CPU["tap"], CPU["bare"], strict=True))
+        print(
+            f"CPU: bare loop median {statistics.median(CPU['bare']):.2f} s, tap "
+            f"{statistics.median(CPU['tap']):.2f} s; tap CPU / bare CPU: median "
+            f"{statistics.median(cpu_ratios):.2f}x (runs: "
+            + " / ".join(f"{r:.2f}x" for r in cpu_ratios)
+            + ")"
+        )
     print(
         f"tap time / bare time: median {ratio:.2f}x (runs: "
         + " / ".join(f"{r:.2f}x" for r in sorted(ratios))
@@ -271,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     ok = all_rows and tap_rate >= GOAL_RECORDS_PER_SECOND and ratio <= GOAL_RATIO
     print(
-        f"goal (>= {GOAL_RECORDS_PER_SECOND:,} records/s, <= {GOAL_RATIO:.0f}x bare, all rows; "
+        f"goal (>= {GOAL_RECORDS_PER_SECOND:,} records/s, <= {GOAL_RATIO:.1f}x bare, all rows; "
         f"median of {args.runs}, {mode}): " + ("met" if ok else "NOT met")
     )
     return 0 if ok else 1

@@ -4,7 +4,7 @@ Prints API calls per record against the lower bound (one write per new entity pl
 reference reads) and wall time against the floor `calls / 4 s`, then runs the same input again
 (which must make zero writes).
 
-Goals (issue 5): calls <= N_changed + 10, wall <= 1.10 x floor, 0 x 429 in a clean run, second
+Goals: calls <= N_changed + 10, wall <= 1.10 x floor, 0 x 429 in a clean run, second
 run 0 writes.
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_target.py --invoices 100

@@ -18,11 +18,12 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers._catalog import pop_deselected_record_properties
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from singer_sdk.streams import RESTStream
 
 from tap_moment.contract import FIELD_LAST_MODIFIED
-from tap_moment.jsonio import JSONError, decode_json
+from tap_moment.jsonio import JSONError, MsgspecSingerWriter, decode_json
 from tap_moment.paging import (
     ChangedSincePaginator,
     FullTablePaginator,
@@ -127,6 +128,8 @@ class MomentStream(RESTStream[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Set up the stream; see `_OneLineErrors` for the log filter."""
         super().__init__(*args, **kwargs)
+        self._fast_writer: Callable[..., None] | None = None
+        self._pending_bookmark: dict[str, Any] | None = None
         if _ONE_LINE_ERRORS not in self.logger.filters:
             self.logger.addFilter(_ONE_LINE_ERRORS)
 
@@ -195,6 +198,82 @@ class MomentStream(RESTStream[Any]):
                     time_extracted=utc_now(),
                 )
 
+    def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
+        """The pages' records (the SDK's generator, one layer less), after choosing the writer."""
+        self._fast_writer = self._resolve_fast_writer()
+        return self.request_records(context)
+
+    def _resolve_fast_writer(self) -> Callable[..., None] | None:
+        """`MsgspecSingerWriter.write_record` when records go out unchanged, else None."""
+        maps = self.stream_maps
+        writer = self._tap.message_writer
+        unchanged = (
+            len(maps) == 1
+            and type(maps[0]) is SameRecordTransform
+            and maps[0].stream_alias == self.name
+            and all(self.mask.values())
+        )
+        if unchanged and isinstance(writer, MsgspecSingerWriter):
+            return writer.write_record
+        return None
+
+    def _write_record_message(self, record: dict[str, Any]) -> None:
+        """Write one RECORD; straight to the writer when no stream map or selection applies.
+
+        The fast path writes exactly the bytes of the SDK's path (`tests/test_tap_golden.py`)
+        without a generator, a map call and a `RecordMessage` per record; with stream maps, a
+        deselected field or another writer, the SDK's path runs.
+        """
+        fast = self._fast_writer
+        if fast is None:
+            super()._write_record_message(record)
+            return
+        fast(self.name, record, self._stream_version, utc_now())
+        self.state_manager.is_flushed = False
+
+    def _process_record(
+        self,
+        record: dict[str, Any],
+        child_context: Context | None = None,
+        partition_context: Context | None = None,
+    ) -> None:
+        """Nothing to do without child streams or partitions (the SDK's loop is per record)."""
+        if self.child_streams or partition_context:
+            super()._process_record(record, child_context, partition_context)
+
+    # State -------------------------------------------------------------------------------
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        """Note the record; the bookmark moves to it just before the state is next read.
+
+        Rows arrive sorted by instant (the paginator checks it; `check_sorted` is off), so the
+        SDK's per-record update always ends at the last record's value: updating once before
+        each STATE message and at the end gives the same state with one update per STATE
+        instead of one per record. A state written by a signal handler in between carries an
+        older bookmark, which re-reads rows, never skips them.
+        """
+        if context is None:
+            self._pending_bookmark = latest_record
+            return
+        super()._increment_stream_state(latest_record, context=context)
+
+    def _apply_pending_bookmark(self) -> None:
+        record, self._pending_bookmark = self._pending_bookmark, None
+        if record is not None:
+            super()._increment_stream_state(record, context=None)
+
+    def _write_state_message(self) -> None:
+        """Move the bookmark to the last record written, then write STATE as the SDK does."""
+        self._apply_pending_bookmark()
+        super()._write_state_message()
+
+    def _finalize_state(self, state: dict[str, Any] | None = None) -> None:
+        """Move the bookmark to the last record written, then finalize as the SDK does."""
+        self._apply_pending_bookmark()
+        super()._finalize_state(state)
+
     # Paging ------------------------------------------------------------------------------
 
     def get_new_paginator(self) -> BaseAPIPaginator[Any]:
@@ -234,8 +313,12 @@ class MomentStream(RESTStream[Any]):
             return params
         return {"page": int(next_page_token or 0), "size": self.page_size}
 
-    def parse_response(self, response: requests.Response) -> Iterable[dict[str, Any]]:
-        """Read the page with money as Decimal and let the paginator pick the rows to emit."""
+    def parse_response(self, response: requests.Response) -> list[dict[str, Any]]:
+        """Read the page with money as Decimal and let the paginator pick the rows to emit.
+
+        A list, not a generator: the SDK iterates it at once, and a generator per page put one
+        more frame between every record and the writer.
+        """
         what = f"{self.name} page"
         try:
             body = decode_json(response.content)
@@ -247,12 +330,12 @@ class MomentStream(RESTStream[Any]):
         if isinstance(paginator, ChangedSincePaginator):
             request = paginator.current_value
             check_page_size(body, request.size, what=what)
-            yield from paginator.accept(rows)
-            return
-        check_page_size(body, self.page_size, what=what)
-        if isinstance(paginator, FullTablePaginator):
-            rows = paginator.accept(body, rows)
-        yield from rows
+            rows = paginator.accept(rows)
+        else:
+            check_page_size(body, self.page_size, what=what)
+            if isinstance(paginator, FullTablePaginator):
+                rows = paginator.accept(body, rows)
+        return rows
 
     # Errors and retries ------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """The Moment contract shared by tap, target and sandbox: stream names and their JSON schemas.
 
 The schemas live in the repo's top-level `schemas/` folder (the contract between tap and
-target, see `../shared/reference/moment-contract.md`); a built wheel carries them as
-`tap_moment/schemas/`.
+target for Moment's API, https://docs.moment.team/help/developers/api, whose field list is not
+published); a built wheel carries them as `tap_moment/schemas/`.
 """
 
 from __future__ import annotations

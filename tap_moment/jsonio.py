@@ -23,6 +23,7 @@ import contextlib
 import json
 import select
 import sys
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -122,12 +123,46 @@ class MsgspecSingerWriter(SimpleSingerWriter):
         RECORD lines wait until FLUSH_BYTES are queued; any other message writes out the queue
         and itself at once.
         """
+        self._write(message.to_dict(), record=isinstance(message, RecordMessage))
+
+    def write_record(
+        self,
+        stream: str,
+        record: dict[str, Any],
+        version: int | None,
+        time_extracted: datetime,
+    ) -> None:
+        """Queue one RECORD line without building a `RecordMessage` first.
+
+        The same bytes as `write_message(RecordMessage(...))` (the dict below is what
+        `RecordMessage.to_dict` returns), for the tap's hot path: a message object per record
+        cost more than encoding it.
+
+        Args:
+            stream: The stream name.
+            record: The record.
+            version: The stream version, or None.
+            time_extracted: An aware UTC datetime.
+        """
+        message: dict[str, Any] = {"type": "RECORD", "stream": stream, "record": record}
+        if version is not None:
+            message["version"] = version
+        message["time_extracted"] = time_extracted
+        pending = self._pending
+        if not pending or getattr(sys.stdout, "buffer", None) is not self._target:
+            self._write(message, record=True)  # the first line of a batch, or a new stdout
+            return
+        pending.extend(self._encoder.encode(message) + b"\n")  # `_write`'s common case, inline
+        if len(pending) >= FLUSH_BYTES:
+            self.flush()
+
+    def _write(self, message: dict[str, Any], *, record: bool) -> None:
         out = sys.stdout
         raw = getattr(out, "buffer", None)
         if raw is None:  # a text-only stream (tests, redirect_stdout): one line per write
             self.flush()
-            out.write(self.serialize_message(message) + "\n")
-            if not isinstance(message, RecordMessage):
+            out.write(self._encoder.encode(message).decode("utf-8") + "\n")
+            if not record:
                 out.flush()
             return
         if raw is not self._target:  # stdout was replaced: finish the old one first
@@ -138,8 +173,8 @@ class MsgspecSingerWriter(SimpleSingerWriter):
         # handler writing STATE (singer-sdk does on SIGTERM) never splits a line.
         if not self._pending:
             _PENDING_WRITERS.add(self)
-        self._pending.extend(self._encoder.encode(message.to_dict()) + b"\n")
-        if not isinstance(message, RecordMessage) or len(self._pending) >= FLUSH_BYTES:
+        self._pending.extend(self._encoder.encode(message) + b"\n")
+        if not record or len(self._pending) >= FLUSH_BYTES:
             self.flush()
 
     def flush(self) -> None:

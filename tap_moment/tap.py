@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gc
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
@@ -68,6 +69,11 @@ class TapMoment(Tap):
         The SDK would otherwise log the error with a full traceback. Every message caught here
         is built by tap_moment (status and path only), so it carries no secret.
         """
+        # Everything imported so far lives as long as the process: move it out of the garbage
+        # collector's sight (https://docs.python.org/3/library/gc.html#gc.freeze), so that the
+        # full collections a large sync triggers do not walk it again and again (measured in
+        # benchmarks/bench_tap.py: ~5 % of the CLI's CPU).
+        gc.freeze()
         try:
             try:
                 super().invoke(

@@ -1,4 +1,4 @@
-"""Adopting what a Fiken company already has, so a first sync never makes a second copy (issue 8).
+"""Adopting what a Fiken company already has, so a first sync never makes a second copy.
 
 A record with no Fiken object in the ledger is matched against Fiken before anything is created,
 by the rules of `matching.py` (in that order; several candidates are never guessed between):

@@ -210,6 +210,7 @@ class FikenClient:
         self._limiter = RateLimiter(self.rate, clock=clock, sleep=sleep)
         self._lock = threading.Lock()  # one request in flight, whatever the caller does
         self.stats = ApiStats()
+        self.on_call: Callable[[], None] | None = None  # e.g. `Progress.call_made`
 
     def __repr__(self) -> str:
         return f"FikenClient(base_url={self.base_url!r}, company_slug={self.company_slug!r})"
@@ -335,6 +336,8 @@ class FikenClient:
         with self._lock:
             self._limiter.wait()
             self.stats.by_method[method] += 1
+            if self.on_call is not None:
+                self.on_call()
             started = time.monotonic()
             try:
                 response = self.session.request(

@@ -94,6 +94,7 @@ class DryRunPlan:
         self._file = os.fdopen(fd, "w", encoding="utf-8")
         self._next_id = 0
         self.count = 0
+        self.writes = 0  # planned POST/PUT/PATCH/DELETE requests
 
     def __repr__(self) -> str:
         return f"DryRunPlan({str(self.path)!r})"
@@ -103,6 +104,7 @@ class DryRunPlan:
         self._file.write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
         self._file.flush()
         self.count += 1
+        self.writes += entry.get("action") in {"POST", "PUT", "PATCH", "DELETE"}
 
     def fake_id(self) -> str:
         """An id for an object the dry run would create."""

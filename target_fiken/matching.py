@@ -2,7 +2,7 @@
 
 Used to reconcile a write whose outcome is unknown (timeout, lost connection, 5xx on a POST, or
 a pending ledger row left by a run that was killed), and built so that adopting existing Fiken
-data on a first run (issue 8) can reuse the same rules:
+data on a first run (`adopt.py`) can reuse the same rules:
 
 * contacts by `memberNumberString` (= Moment's customer number);
 * projects by number;
@@ -88,7 +88,7 @@ def find_journal_entry(
     return _one(found, "journalEntryId", what)
 
 
-# -- rule order for adopting existing Fiken data (issue 8) -----------------------------------
+# -- rule order for adopting existing Fiken data (adopt.py) ----------------------------------
 #
 # Pure functions over lists already read from Fiken, so a first run can match a whole company
 # with one paged read per kind. Each rule is tried in order; the first rule with any candidate

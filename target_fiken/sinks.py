@@ -1,4 +1,4 @@
-"""Singer sinks: thin adapters from singer-sdk's record loop to the `Booker`.
+"""Singer sinks: thin adapters from singer-sdk's record loop to the booking engine.
 
 `RecordSink`, not `BatchSink`: each record is booked (ledger committed) or rejected (rejects file
 fsynced) before the SDK reads the next message, so when `drain_all` emits the tap's latest STATE,
@@ -37,7 +37,7 @@ class ContractValidator(BaseJSONSchemaValidator):
 
 
 class FikenSink(RecordSink):
-    """One sink per stream; the booking itself is the target's `Booker`."""
+    """One sink per stream; the booking itself is the target's `Engine`."""
 
     # Our validator never raises; invalid records become rejects, not a crashed run.
     fail_on_record_validation_exception = False

@@ -5,10 +5,12 @@ from __future__ import annotations
 import enum
 import json
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from target_fiken.client import ApiStats
+from target_fiken.progress import FIKEN_REQUESTS_PER_SECOND, format_duration
 
 
 class Outcome(str, enum.Enum):
@@ -36,10 +38,14 @@ class RunSummary:
     reject_reasons: Counter[str] = field(default_factory=Counter)
     skip_reasons: Counter[str] = field(default_factory=Counter)
     warnings: Counter[str] = field(default_factory=Counter)
+    # Told each outcome as it is counted (e.g. `Progress.record_finished`).
+    on_record: Callable[[str, str], None] | None = None
 
     def add(self, stream: str, outcome: Outcome, reason_code: str | None = None) -> None:
         """Count one record's outcome (with the reason of a reject or a skip)."""
         self.counts[stream][outcome.value] += 1
+        if self.on_record is not None:
+            self.on_record(stream, outcome.value)
         if reason_code and outcome is Outcome.REJECTED:
             self.reject_reasons[reason_code] += 1
         if reason_code and outcome is Outcome.SKIPPED:
@@ -87,7 +93,7 @@ class RunSummary:
         )
         adopted, ambiguous = self.total(Outcome.ADOPTED), self.reject_reasons["ambiguous_match"]
         if adopted or ambiguous:
-            # Issue 8: what a first sync found in Fiken already. In a dry run, the report.
+            # What a first sync found in Fiken already (adopt.py). In a dry run, the report.
             verb = "would be" if self.dry_run else "were"
             lines.append(
                 f"Existing Fiken data: {adopted} {verb} adopted, "
@@ -118,3 +124,17 @@ class RunSummary:
             },
             separators=(",", ":"),
         )
+
+
+def real_run_estimate(calls: int, rate: float = FIKEN_REQUESTS_PER_SECOND) -> str:
+    """The line a dry run ends with: how long the real run's Fiken calls take at `rate`.
+
+    Args:
+        calls: The Fiken requests the real run would send (the dry run's reads plus its
+            planned writes).
+        rate: Requests per second (Fiken's limit unless configured lower).
+    """
+    return (
+        f"Estimated real run: {calls} Fiken calls at {rate:g}/s take about "
+        f"{format_duration(calls / rate)} (plus Moment's side and retries)"
+    )

@@ -1,6 +1,6 @@
 """TargetFiken: the Singer target that books Moment data into Fiken API v2, exactly once.
 
-Where singer-sdk 0.54.9 matters (see `../shared/reference/singer-meltano.md` §2):
+Where singer-sdk 0.54.9 matters (its `Target` and `Sink` docs: https://sdk.meltano.com/en/v0.54.9/):
 
 * STATE is only written by `drain_all` (every 5 minutes, end of input, SIGTERM), after every sink
   drained. Our sinks book synchronously, so the tap's state is passed on unchanged only once every
@@ -38,12 +38,13 @@ from target_fiken.entities.streams import BANK_ACCOUNTS, FINANCIAL_ACCOUNTS, PRO
 from target_fiken.ledger import Ledger, OverlayLedger, Status
 from target_fiken.port import FikenPort
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
+from target_fiken.progress import Progress, watch_run
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import RejectsFile
 from target_fiken.runlock import RunLock, RunLockBusy
 from target_fiken.settings import CONFIG_SCHEMA
 from target_fiken.sinks import FikenSink
-from target_fiken.summary import Outcome, RunSummary
+from target_fiken.summary import Outcome, RunSummary, real_run_estimate
 from target_fiken.validation import FieldError
 
 KNOWN_STREAMS = (*WRITE_STREAMS, FINANCIAL_ACCOUNTS)
@@ -90,6 +91,7 @@ class TargetFiken(Target):
         self._pre_checks = list(pre_checks or [])
         self._run_lock: RunLock | None = None
         self.preflight: PreflightResult | None = None
+        self.progress: Progress | None = None
         self._busy = False
         self._pending_signal: int | None = None
         self._finished = False
@@ -181,6 +183,7 @@ class TargetFiken(Target):
         self._lock_run()
         self.ctx = self._build_context()
         delay = self.config.get("reconcile_delay")
+        self.progress = watch_run(self.ctx, self.logger)
         self.engine = Engine(
             self.ctx,
             pre_checks=self._pre_checks,
@@ -290,6 +293,10 @@ class TargetFiken(Target):
         text = ctx.summary.render(ctx.client.stats)
         if ctx.plan is not None:
             text += f"\nDry run: {ctx.plan.count} planned actions written to {ctx.plan.path}"
+            # The port may be a test double without a rate: Fiken's own limit then.
+            rate = getattr(ctx.client, "rate", None)
+            calls = ctx.client.stats.total + ctx.plan.writes
+            text += "\n" + (real_run_estimate(calls, rate) if rate else real_run_estimate(calls))
             ctx.plan.close()
         totals = ", ".join(
             f"{ctx.summary.total(o)} {o.value}" for o in Outcome if ctx.summary.total(o)
@@ -301,6 +308,8 @@ class TargetFiken(Target):
         sys.stderr.flush()
         get_metrics_logger().info("METRIC: %s", ctx.summary.metric_json(ctx.client.stats))
         ctx.ledger.close()
+        if self.progress is not None:
+            self.progress.close()
         if self._uninstall_redaction is not None:
             self._uninstall_redaction()  # the run is over; its secrets go with it
         self._release_lock()

@@ -9,10 +9,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
-pytest.importorskip("hypothesis")
-
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_mappers_journal_entries import (

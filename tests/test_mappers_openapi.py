@@ -1,4 +1,4 @@
-"""Every mapper body validates against Fiken's official OpenAPI file (read from shared/).
+"""Every mapper body validates against Fiken's official OpenAPI file (vendored in tests/fixtures).
 
 Request-side validation (readOnly fields forbidden) plus a stricter check the spec cannot express:
 Fiken answers 400 to unexpected fields, so every key we send must be a declared property.
@@ -7,11 +7,12 @@ Fiken answers 400 to unexpected fields, so every key we send must be a declared 
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import jsonschema
+import openapi_schema_validator
 import pytest
+from _fiken_spec import load_spec
 
 from target_fiken.mappers import (
     bank_account_request,
@@ -21,21 +22,10 @@ from target_fiken.mappers import (
     project_to_update,
 )
 
-yaml = pytest.importorskip("yaml")
-openapi_schema_validator = pytest.importorskip("openapi_schema_validator")
-
-_CANDIDATES = [
-    Path(__file__).resolve().parents[2] / "shared" / "reference" / "fiken-openapi-v2.yaml",
-    Path("/work/shared/reference/fiken-openapi-v2.yaml"),
-]
-
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    for path in _CANDIDATES:
-        if path.is_file():
-            return yaml.safe_load(path.read_text(encoding="utf-8"))
-    pytest.skip("Fiken's OpenAPI file (shared/reference/fiken-openapi-v2.yaml) is not available")
+    return load_spec()
 
 
 def _resolve(spec: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

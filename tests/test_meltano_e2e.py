@@ -157,3 +157,39 @@ def test_state_id_suffix_keeps_one_state_per_company(
     finally:
         manager.close()
     json.dumps(state)  # state is plain JSON
+
+
+def test_authorize_is_a_meltano_plugin_command(repo_root: Path, tmp_path: Path) -> None:
+    # `meltano invoke target-fiken:authorize` (meltano.yml `commands:`) runs the OAuth2 helper
+    # with Meltano's settings; offline, up to the URL the user would open.
+    env = {
+        **os.environ,
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "TARGET_FIKEN_CLIENT_ID": "meltano-app-id",
+        "TARGET_FIKEN_CLIENT_SECRET": "meltano-app-SECRET",
+        "TARGET_FIKEN_COMPANY_SLUG": "demo-as",
+        "TARGET_FIKEN_TOKEN_STORE": str(tmp_path / "tokens.json"),
+    }
+    _meltano(repo_root, env, "install", "loader", "target-fiken")
+    helped = _meltano(repo_root, env, "invoke", "target-fiken:authorize", "--help")
+    assert "usage: target-fiken authorize" in helped.stdout
+    assert "--no-browser" in helped.stdout
+
+    meltano = str(Path(sys.executable).parent / "meltano")
+    done = subprocess.run(
+        [meltano, "invoke", "target-fiken:authorize", "--no-browser"],
+        cwd=repo_root,
+        env=env,
+        stdin=subprocess.DEVNULL,  # nobody pastes a redirect URL: it stops there
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "https://fiken.no/oauth/authorize?" in done.stdout  # meltano.yml's authorize_url
+    assert "client_id=meltano-app-id" in done.stdout
+    assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback" in done.stdout
+    assert "meltano-app-SECRET" not in done.stdout + done.stderr
+    assert not (tmp_path / "tokens.json").exists()

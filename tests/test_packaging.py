@@ -1,12 +1,17 @@
-"""A pip-installed wheel carries the stream schemas and every console script."""
+"""A pip-installed wheel carries the stream schemas and every console script, and stays lean."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from hatchling import build as hatchling_build
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 STREAMS = ("customers", "projects", "invoices", "financial_accounts")
 
@@ -62,3 +67,100 @@ def test_wheel_ships_the_reconciliation_report_template(wheel: Path, repo_root: 
     member = "moment_fiken_reconcile/templates/report.html.j2"
     with zipfile.ZipFile(wheel) as zf:
         assert zf.read(member) == (repo_root / member).read_bytes()
+
+
+# What `pip install moment-fiken` pulls in production: the tap's and target's own needs, never
+# the sandboxes' web server stack (that is the `sandbox` extra).
+RUNTIME = {
+    "singer-sdk",
+    "requests",
+    "authlib",
+    "jsonschema",
+    "msgspec",
+    "platformdirs",
+    "sqlalchemy",
+    "jinja2",
+}
+
+
+def _requirements(wheel: Path) -> list[Requirement]:
+    with zipfile.ZipFile(wheel) as zf:
+        (metadata,) = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+        text = zf.read(metadata).decode()
+    return [
+        Requirement(line.split(":", 1)[1].strip())
+        for line in text.splitlines()
+        if line.startswith("Requires-Dist:")
+    ]
+
+
+def _names(requirements: list[Requirement], extra: str | None) -> set[str]:
+    env = {"extra": extra or ""}
+    return {
+        canonicalize_name(r.name)
+        for r in requirements
+        if (r.marker is None) == (extra is None) and (r.marker is None or r.marker.evaluate(env))
+    }
+
+
+def test_runtime_dependencies_are_lean(wheel: Path) -> None:
+    requirements = _requirements(wheel)
+    assert _names(requirements, None) == RUNTIME
+    assert _names(requirements, "sandbox") == {"werkzeug"}
+    # The commands that run the sandboxes (tests, `bash scripts/test.sh`, the demo) install it
+    # (hatchling writes a self-referencing extra out in full).
+    for extra in ("test", "dev"):
+        assert _names(requirements, "sandbox") <= _names(requirements, extra), extra
+
+
+def test_installed_metadata_matches_pyproject() -> None:
+    # The editable install this suite runs in was made from the same pyproject.toml.
+    requirements = [Requirement(r) for r in importlib.metadata.requires("moment-fiken") or []]
+    assert _names(requirements, None) == RUNTIME
+
+
+def _python(code: str, repo_root: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=repo_root,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "script"), [("moment_sandbox", "moment-sandbox"), ("fiken_sandbox", "fiken-sandbox")]
+)
+def test_sandbox_scripts_name_the_missing_extra(module: str, script: str, repo_root: Path) -> None:
+    # werkzeug made unimportable, as in a lean install: one clear line and exit code 2.
+    done = _python(
+        "import sys; sys.modules['werkzeug'] = None; "
+        f"from {module}.launch import main; sys.exit(main())",
+        repo_root,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"{script} needs the optional sandbox dependencies (werkzeug); install them with: "
+        "pip install 'moment-fiken[sandbox]'"
+    )
+    assert "Traceback" not in done.stderr
+
+
+def test_sandbox_scripts_serve_when_the_extra_is_there(repo_root: Path) -> None:
+    done = _python(
+        "import sys; from fiken_sandbox.launch import main; sys.argv[1:] = ['--help']; main()",
+        repo_root,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "usage: fiken-sandbox" in done.stdout
+
+
+def test_tap_and_target_import_without_the_sandbox_extra(repo_root: Path) -> None:
+    done = _python(
+        "import sys; sys.modules['werkzeug'] = None; "
+        "import tap_moment.tap, target_fiken.target, target_fiken.cli, moment_sandbox",
+        repo_root,
+    )
+    assert done.returncode == 0, done.stderr

@@ -1,4 +1,4 @@
-"""Issue 8: a first sync into a Fiken company that already has data adopts it, never duplicates.
+"""A first sync into a Fiken company that already has data adopts it, never duplicates.
 
 The sandbox is seeded the way a real company looks after hand-typing and Moment's own built-in
 Fiken integration: contacts (one carrying our reference, one with Fiken's customer number equal

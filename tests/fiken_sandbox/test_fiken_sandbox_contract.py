@@ -1,6 +1,6 @@
 """Contract test: the sandbox's answers (and the request bodies it accepts) against Fiken's
-official OpenAPI file, ../shared/reference/fiken-openapi-v2.yaml (read in place, never
-copied into the repo).
+official OpenAPI file, vendored byte for byte in tests/fixtures/fiken-openapi-v2.yaml (upstream
+https://api.fiken.no/api/v2/docs/swagger.yaml; see tests/fixtures/README.md).
 
 Checked per call: the status code is one the spec documents for the operation, the JSON
 body validates against the spec's response schema, declared headers (Location, paging) are
@@ -10,12 +10,11 @@ send (which the sandbox accepts) validate and carry no readOnly fields.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
+from _fiken_spec import load_spec
 from jsonschema import Draft7Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
@@ -36,16 +35,9 @@ def _openapi_to_jsonschema(node: Any) -> Any:
     return node
 
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    path = REPO_ROOT.parent / "shared" / "reference" / "fiken-openapi-v2.yaml"
-    if not path.exists():
-        pytest.skip(f"Fiken's OpenAPI file is not present at {path}")
-    with path.open(encoding="utf-8") as handle:
-        return _openapi_to_jsonschema(yaml.safe_load(handle))
+    return _openapi_to_jsonschema(load_spec())
 
 
 class Contract:
