@@ -140,7 +140,7 @@ def test_estimate_is_calls_over_fikens_limit():
 
 @pytest.fixture
 def fs(tmp_path):
-    with FikenSandbox(tmp_path / "fiken") as sandbox:
+    with FikenSandbox(tmp_path / "fiken", limits=False) as sandbox:
         yield sandbox
 
 
