@@ -29,10 +29,11 @@ from singer_sdk.sinks import Sink
 
 from target_fiken.auth import FikenAuthError
 from target_fiken.client import FikenClient, FikenFatalError, project_module_sentence
-from target_fiken.context import DryRunPlan, RunContext, TooManyRejects
+from target_fiken.context import DryRunPlan, RecordRejected, RunContext, TooManyRejects
 from target_fiken.handlers import FINANCIAL_ACCOUNTS, PROJECTS, WRITE_STREAMS, Booker
 from target_fiken.ledger import Ledger, OverlayLedger, Status
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
+from target_fiken.protocol import DoorReject, FrontDoor
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import RejectsFile
 from target_fiken.settings import CONFIG_SCHEMA
@@ -47,8 +48,8 @@ class TargetFikenError(click.ClickException):
     """A run-stopping problem, shown as one sentence (`Error: ...`, exit code 1)."""
 
 
-class TargetFiken(Target):
-    """Singer target for Fiken API v2."""
+class TargetFiken(FrontDoor, Target):
+    """Singer target for Fiken API v2 (messages are screened first: see `protocol.FrontDoor`)."""
 
     name = "target-fiken"
     package_name = "moment-fiken"
@@ -191,6 +192,30 @@ class TargetFiken(Target):
         self.logger.error(sentence)
         self._report()
         raise TargetFikenError(sentence)
+
+    # -- front door (protocol.py): records without a usable key, protocol errors -------------
+
+    def reject_at_door(self, reject: DoorReject) -> None:
+        """A record that cannot have a ledger row: a rejects line only; the run goes on."""
+        self._stop_on_fatal(self._ensure_context)
+        assert self.ctx is not None
+        ctx = self.ctx
+        refused = RecordRejected(reject.code, reject.message, field=reject.field, keep_ledger=True)
+        self._stop_on_fatal(
+            lambda: ctx.record_reject(
+                reject.stream,
+                reject.source_id,
+                reject.number,
+                refused,
+                previous=None,
+                record_json=None,
+                from_ledger=False,
+            )
+        )
+
+    def stop_at_door(self, sentence: str) -> None:
+        """End the run on a protocol error: one sentence, no traceback, no further state."""
+        self._fail(sentence)
 
     # -- end of run --------------------------------------------------------------------------
 
