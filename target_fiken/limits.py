@@ -18,8 +18,8 @@ never the offending value. What is checked, and why:
   OpenAPI, ``journalEntryLine``). An invoice's amounts, converted to NOK øre with its
   ``currencyRate``, and their sum must fit, or Fiken answers 5xx. A number with a huge exponent or
   thousands of digits is refused before any arithmetic touches it (``10**exponent`` would stall).
-* **Text** must be valid Unicode: an unpaired surrogate (``"\\ud800"`` in JSON) cannot be encoded
-  as UTF-8 for the ledger, the rejects file or Fiken.
+* **Text** must be valid Unicode: an unpaired surrogate (a lone surrogate escape in JSON) cannot
+  be encoded as UTF-8 for the ledger, the rejects file or Fiken.
 """
 
 from __future__ import annotations
@@ -277,7 +277,7 @@ def _scaled(ore: int, rate: tuple[int, int]) -> int:
 def _stripped(value: Decimal) -> tuple[int, int]:
     """Signed integer coefficient and exponent without trailing zeros (a sane Decimal only)."""
     sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # noqa: S101 - _sane_number let only finite numbers through
+    assert isinstance(exponent, int)
     coefficient = int("".join(map(str, digits)) or "0")
     while coefficient and coefficient % 10 == 0:
         coefficient //= 10
@@ -322,7 +322,7 @@ def _sane_number(value: Decimal) -> bool:
     if not value.is_finite():
         return False
     _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # noqa: S101 - finite
+    assert isinstance(exponent, int)
     if len(digits) > MAX_DIGITS:
         return False
     # Zero too: the mapper scales by 10**exponent, and "0E+999999999" is a zero.

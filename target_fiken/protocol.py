@@ -22,6 +22,8 @@ Where singer-sdk 0.54.9 would otherwise fail, and why the overrides sit where th
   its SCHEMA, fails on ``copy.copy`` of a non-object ``record``, and the sink's
   ``_singer_validate_message`` raises ``MissingKeyPropertiesError`` for a record without ``id``
   (after our validator, before our booking). `FrontDoor._process_record_message` screens first.
+* ``listen`` and ``process_lines`` of the plugin are final; the reader's ``process_lines`` is the
+  SDK's extension point, so a `ProtocolError` is handed to the target's ``stop`` hook there.
 """
 
 from __future__ import annotations
@@ -93,11 +95,18 @@ def _shown(value: Any) -> str:
 
 
 class LineCountingReader(SingerReader):
-    """singer-sdk's reader, counting input lines and stopping cleanly on a line it cannot use."""
+    """singer-sdk's reader, counting input lines and RECORDs per stream, stopping cleanly.
 
-    def __init__(self) -> None:
+    Args:
+        stop: called with the sentence of a `ProtocolError` (the target ends the run there, e.g.
+            `TargetFiken.stop_at_door`); without it the `ProtocolError` is raised.
+    """
+
+    def __init__(self, stop: Callable[[str], None] | None = None) -> None:
         super().__init__()
+        self.stop = stop
         self.line_number = 0
+        self.positions: dict[str, int] = defaultdict(int)
 
     def process_lines(
         self,
@@ -107,8 +116,21 @@ class LineCountingReader(SingerReader):
         """Parse each line and hand it to its callback; blank lines carry no message.
 
         Raises:
-            ProtocolError: a line that is not a JSON object with a known ``type``.
+            ProtocolError: a line that cannot be used, when no `stop` hook is set.
         """
+        try:
+            return self._process(file_input, callbacks)
+        except ProtocolError as exc:
+            if self.stop is None:
+                raise
+            self.stop(str(exc))
+            raise  # pragma: no cover - stop() ends the run by raising
+
+    def _process(
+        self,
+        file_input: IO[str] | None,
+        callbacks: dict[str, Callable[[dict], None]],
+    ) -> Counter[str]:
         stats: dict[str, int] = defaultdict(int)
         for line in file_input or self.default_input:
             self.line_number += 1
@@ -120,6 +142,8 @@ class LineCountingReader(SingerReader):
             callback = callbacks.get(kind)
             if callback is None:
                 raise ProtocolError(self.line_number, f"unknown message type {_shown(kind)}")
+            if kind == "RECORD":
+                self.positions[message["stream"]] += 1
             callback(message)
             stats[kind] += 1
         return Counter(stats)
@@ -129,8 +153,8 @@ class LineCountingReader(SingerReader):
         """One line as a Singer message dict; never echoes the line's content.
 
         Raises:
-            ProtocolError: not JSON, not an object, or without a string ``type`` and the keys its
-                type requires.
+            ProtocolError: not JSON, not an object, without a string ``type`` and the keys its
+                type requires, or a stream name that is not a string.
         """
         try:
             message = deserialize_json(line)
@@ -146,6 +170,9 @@ class LineCountingReader(SingerReader):
         missing = [key for key in _REQUIRED.get(kind, ()) if key not in message]
         if missing:
             raise ProtocolError(number, f"{kind} message without {', '.join(missing)}")
+        stream = message.get("stream")
+        if "stream" in message and (not isinstance(stream, str) or not stream):
+            raise ProtocolError(number, f"{kind} message whose stream name is not a string")
         return message
 
 
@@ -154,58 +181,46 @@ class _TargetHooks(Protocol):
 
     mapper: Any
 
-    def reject_at_door(self, reject: DoorReject) -> None: ...  # noqa: D102
-    def stop_at_door(self, sentence: str) -> None: ...  # noqa: D102
+    def reject_at_door(self, reject: DoorReject) -> None: ...
 
 
 class FrontDoor:
     """Mixin for the Singer target, listed before ``singer_sdk.Target``.
 
-    The target provides ``reject_at_door(DoorReject)`` (record the reject; the run goes on) and
-    ``stop_at_door(sentence)`` (end the run with that sentence, no state).
+    The target installs the reader (``self.message_reader = LineCountingReader(stop=...)``) and
+    provides ``reject_at_door(DoorReject)``: record the reject; the run goes on.
     """
 
-    message_reader_class = LineCountingReader
-    _door_positions: dict[str, int]
-
-    def listen(self, file_input: IO[str] | None = None) -> None:
-        """singer-sdk's listen; a protocol error ends the run before end-of-pipe (no state)."""
-        hooks = cast("_TargetHooks", self)
-        self._door_positions = defaultdict(int)
-        try:
-            super().listen(file_input)  # type: ignore[misc]
-        except ProtocolError as exc:
-            hooks.stop_at_door(str(exc))
-
     @property
-    def _line(self) -> int:
+    def _door_reader(self) -> LineCountingReader:
         reader = getattr(self, "message_reader", None)
-        return int(getattr(reader, "line_number", 0))
+        if not isinstance(reader, LineCountingReader):  # pragma: no cover - wiring error
+            msg = "the target must read with protocol.LineCountingReader"
+            raise TypeError(msg)
+        return reader
 
     def _process_schema_message(self, message_dict: dict) -> None:
-        """A SCHEMA needs a stream name and an object schema with ``properties``."""
-        stream, schema = message_dict.get("stream"), message_dict.get("schema")
-        if not isinstance(stream, str) or not stream:
-            raise ProtocolError(self._line, "SCHEMA message without a stream name")
+        """A SCHEMA needs an object schema with ``properties``."""
+        schema = message_dict.get("schema")
         if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
             raise ProtocolError(
-                self._line, f"SCHEMA for stream {_shown(stream)} has no object 'properties'"
+                self._door_reader.line_number,
+                f"SCHEMA for stream {_shown(message_dict.get('stream'))} has no object "
+                "'properties'",
             )
         super()._process_schema_message(message_dict)  # type: ignore[misc]
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Screen a RECORD: stop on a stream without SCHEMA, reject what has no usable key."""
         hooks = cast("_TargetHooks", self)
-        stream = message_dict.get("stream")
-        if not isinstance(stream, str) or not stream:
-            raise ProtocolError(self._line, "RECORD message without a stream name")
+        reader = self._door_reader
+        stream = message_dict["stream"]
         if stream not in hooks.mapper.stream_maps:
             raise ProtocolError(
-                self._line, f"RECORD for stream {_shown(stream)}, which had no SCHEMA before it"
+                reader.line_number,
+                f"RECORD for stream {_shown(stream)}, which had no SCHEMA before it",
             )
-        self._door_positions[stream] += 1
-        position = self._door_positions[stream]
-        refused = screen_record(stream, message_dict.get("record"), position)
+        refused = screen_record(stream, message_dict.get("record"), reader.positions[stream])
         if refused is not None:
             hooks.reject_at_door(refused)
             return

@@ -33,7 +33,7 @@ from target_fiken.context import DryRunPlan, RecordRejected, RunContext, TooMany
 from target_fiken.handlers import FINANCIAL_ACCOUNTS, PROJECTS, WRITE_STREAMS, Booker
 from target_fiken.ledger import Ledger, OverlayLedger, Status
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
-from target_fiken.protocol import DoorReject, FrontDoor
+from target_fiken.protocol import DoorReject, FrontDoor, LineCountingReader
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import RejectsFile
 from target_fiken.settings import CONFIG_SCHEMA
@@ -64,6 +64,7 @@ class TargetFiken(FrontDoor, Target):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.message_reader = LineCountingReader(stop=self.stop_at_door)  # see protocol.py
         self.max_parallelism = 1  # Fiken allows one request in flight
         self.ctx: RunContext | None = None
         self.booker: Booker | None = None
