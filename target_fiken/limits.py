@@ -231,10 +231,26 @@ def _invoice_problems(record: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
         elif rate is not None and _scaled(abs(ore), rate) > INT64_MAX:
             too_big = True
             yield "currencyRate", "turns the amounts into more NOK than Fiken can hold (64-bit øre)"
-    total = sum(abs(ore) for _, ore in amounts)
-    if not too_big and total and _scaled(total, rate or (1, 0)) > INT64_MAX:
+    if not too_big and _scaled(_entry_side_total(record, line_maps), rate or (1, 0)) > INT64_MAX:
         yield "lines", "add up to more NOK than Fiken can hold in one entry (64-bit øre)"
 
+
+def _entry_side_total(record: Mapping[str, Any], lines: list[Mapping[str, Any]]) -> int:
+    """The larger of the entry's debit and credit totals in øre, before the currency rate.
+
+    As the journal-entry mapper books it: the receivable (``totalAmount``) on one side, each
+    line's gross on the other (a negative line on the receivable's side), the rounding likewise.
+    """
+    debit = credit = 0
+    for field, sign in (("totalAmount", 1), ("amountRoundoff", -1)):
+        for _, ore in _money(field, record.get(field)):
+            debit += max(sign * ore, 0)
+            credit += max(-sign * ore, 0)
+    for ln in lines:
+        gross = sum(ore for key in _LINE_MONEY for _, ore in _money(key, ln.get(key)))
+        credit += max(gross, 0)
+        debit += max(-gross, 0)
+    return max(debit, credit)
 
 def _money(field: str, value: Any) -> list[tuple[str, int]]:
     """(field, øre) of an amount with at most 2 decimals; other values are the mapper's to judge.
