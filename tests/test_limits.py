@@ -74,7 +74,11 @@ def test_lengths_follow_the_ledger_columns() -> None:
         ("customers", customer(1, address={"city": "Os\x00lo"}), "address.city"),
         ("projects", project(1, projectNumber="P-1\u2028"), "projectNumber"),
         ("invoices", invoice(1, currencyCode="NO\x7fK"), "currencyCode"),
-        ("invoices", invoice(1, lines=[line(1, "10", "2.5", account="30\t00")]), "lines[0].accountNumber"),
+        (
+            "invoices",
+            invoice(1, lines=[line(1, "10", "2.5", account="30\t00")]),
+            "lines[0].accountNumber",
+        ),
         ("financial_accounts", {"id": 1, "accountNumber": "3000\x1b"}, "accountNumber"),
         ("customers", customer(1, name="Kunde \ud800"), "name"),
         ("customers", {**customer(1), "extra\x00key": 1}, "(record) (a key)"),
@@ -313,4 +317,3 @@ def test_bad_input_suite_is_rejected_before_the_ledger_on_both_backends(
         assert all(len(i) <= 20 for i in ids)  # no 10**300 key reached the ledger
     finally:
         ledger.close()
-
