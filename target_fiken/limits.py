@@ -252,6 +252,7 @@ def _entry_side_total(record: Mapping[str, Any], lines: list[Mapping[str, Any]])
         debit += max(-gross, 0)
     return max(debit, credit)
 
+
 def _money(field: str, value: Any) -> list[tuple[str, int]]:
     """(field, øre) of an amount with at most 2 decimals; other values are the mapper's to judge.
 

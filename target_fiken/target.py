@@ -215,8 +215,12 @@ class TargetFiken(FrontDoor, Target):
         )
 
     def stop_at_door(self, sentence: str) -> None:
-        """End the run on a protocol error: one sentence, no traceback, no further state."""
-        self._fail(sentence)
+        """End the run on a protocol error: one sentence, no traceback, no further state.
+
+        Not logged as well: the CLI prints the sentence once (`Error: ...`).
+        """
+        self._report()
+        raise TargetFikenError(sentence)
 
     # -- end of run --------------------------------------------------------------------------
 
