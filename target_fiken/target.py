@@ -34,9 +34,10 @@ from target_fiken.handlers import FINANCIAL_ACCOUNTS, PROJECTS, WRITE_STREAMS, B
 from target_fiken.ledger import Ledger, OverlayLedger, Status
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
 from target_fiken.protocol import DoorReject, FrontDoor, LineCountingReader
+from target_fiken.redact import redact
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import RejectsFile
-from target_fiken.settings import CONFIG_SCHEMA
+from target_fiken.settings import CONFIG_SCHEMA, clean_config, secret_values
 from target_fiken.sinks import FikenSink
 from target_fiken.summary import Outcome, RunSummary
 from target_fiken.validation import FieldError
@@ -87,11 +88,25 @@ class TargetFiken(FrontDoor, Target):
 
         return FikenAuth.from_config(self.config)
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Strip the settings and check credentials first (see `settings.clean_config`).
+
+        singer-sdk's own schema errors can quote a value; secrets are taken out of them.
+        """
+        given = dict(self._config)
+        self._config, problems = clean_config(given)
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            hidden = secret_values(given)
+            problems += [redact(str(e), hidden) for e in exc.errors]
+            raise ConfigValidationError("Config validation failed", errors=problems) from None
+        if problems and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=problems)
+        return [*problems, *errors]
+
     def _secrets(self, auth: Any) -> list[str | None]:
-        values: list[str | None] = [
-            self.config.get("access_token"),
-            self.config.get("client_secret"),
-        ]
+        values: list[str | None] = [*secret_values(self.config)]
         provider = getattr(auth, "secrets", None)
         if callable(provider):
             values.extend(provider())
