@@ -216,6 +216,8 @@ def secret_values(config: Mapping[str, Any]) -> list[str]:
     values: list[str] = []
     for name in SECRET_SETTINGS:
         value = config.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # a mistyped secret is still a secret (schema errors quote it)
         if not isinstance(value, str) or not value.strip():
             continue
         values += [value, value.strip()]

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy
 from _fiken_fixtures import (
     customer,
+    fresh_database,
     invoice,
     line,
     project,
@@ -227,13 +228,7 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'ledger.sqlite'}"
         return
-    server = request.getfixturevalue("postgres_url")
-    name = f"limits_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    yield server.rsplit("/", 1)[0] + f"/{name}"
+    yield fresh_database(request.getfixturevalue("postgres_url"))
 
 
 def test_postgresql_itself_refuses_what_sqlite_accepts(postgres_url: str, tmp_path) -> None:
