@@ -45,8 +45,8 @@ SecretsProvider = Callable[[], Iterable[str | None]]
 def secret_forms(secret: str) -> set[str]:
     """Every form one secret can take inside a message.
 
-    Raw; ``repr``/``ascii`` (quotes, ``\\n`` and non-ASCII escaped, as in a traceback's
-    ``'Bearer ...\\n'``); a ``bytes`` repr (requests' "Invalid header value b'...'"); JSON-escaped
+    Raw; ``repr``/``ascii`` (quotes, line breaks and non-ASCII escaped, as in a traceback's
+    ``'Bearer ...'``); a ``bytes`` repr (requests' "Invalid header value b'...'"); JSON-escaped
     with and without ``ensure_ascii``; URL-encoded as in queries and form bodies; and base64, as
     inside an HTTP Basic header. The Basic header of a client id and secret is its own secret (see
     `auth.FikenAuth.secrets`): base64 does not keep the secret's characters apart.
