@@ -35,12 +35,22 @@ from dataclasses import dataclass
 from json import JSONDecodeError
 from typing import IO, Any, Protocol, cast
 
+import click
+from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.io_base import SingerReader
+from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
 
 from target_fiken.limits import key_problems, record_label
 
-__all__ = ["DoorReject", "FrontDoor", "LineCountingReader", "ProtocolError"]
+__all__ = [
+    "DoorReject",
+    "FrontDoor",
+    "InputLineStop",
+    "LineCountingReader",
+    "ProtocolError",
+    "RecordBeforeSchemaStop",
+]
 
 logger = logging.getLogger("target_fiken")
 
@@ -53,12 +63,32 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 
 
-class ProtocolError(Exception):
-    """A message that makes the rest of the input meaningless: the run stops at its line."""
+class InputLineStop(click.ClickException, InvalidInputLine):
+    """How the run ends on an unusable input line: `Error: <sentence>`, exit code 1.
 
-    def __init__(self, line: int, problem: str) -> None:
+    Also singer-sdk's `InvalidInputLine`, for code that catches the SDK's own type.
+    """
+
+
+class RecordBeforeSchemaStop(click.ClickException, RecordsWithoutSchemaException):
+    """How the run ends on a RECORD before its SCHEMA (also the SDK's own exception type)."""
+
+
+class ProtocolError(Exception):
+    """A message that makes the rest of the input meaningless: the run stops at its line.
+
+    Attributes:
+        line: the 1-based input line.
+        problem: what is wrong with it, without its content.
+        stop: the exception that ends the run (`InputLineStop` or `RecordBeforeSchemaStop`).
+    """
+
+    def __init__(
+        self, line: int, problem: str, *, stop: type[click.ClickException] = InputLineStop
+    ) -> None:
         self.line = line
         self.problem = problem
+        self.stop = stop
         super().__init__(
             f"Singer input line {line}: {problem}. The run stops here and emits no state "
             "past this line; fix the tap's output and run again."
@@ -98,11 +128,11 @@ class LineCountingReader(SingerReader):
     """singer-sdk's reader, counting input lines and RECORDs per stream, stopping cleanly.
 
     Args:
-        stop: called with the sentence of a `ProtocolError` (the target ends the run there, e.g.
+        stop: called with the `ProtocolError` (the target ends the run there, e.g.
             `TargetFiken.stop_at_door`); without it the `ProtocolError` is raised.
     """
 
-    def __init__(self, stop: Callable[[str], None] | None = None) -> None:
+    def __init__(self, stop: Callable[[ProtocolError], None] | None = None) -> None:
         super().__init__()
         self.stop = stop
         self.line_number = 0
@@ -123,7 +153,7 @@ class LineCountingReader(SingerReader):
         except ProtocolError as exc:
             if self.stop is None:
                 raise
-            self.stop(str(exc))
+            self.stop(exc)
             raise  # pragma: no cover - stop() ends the run by raising
 
     def _process(
@@ -219,6 +249,7 @@ class FrontDoor:
             raise ProtocolError(
                 reader.line_number,
                 f"RECORD for stream {_shown(stream)}, which had no SCHEMA before it",
+                stop=RecordBeforeSchemaStop,
             )
         refused = screen_record(stream, message_dict.get("record"), reader.positions[stream])
         if refused is not None:

@@ -33,7 +33,7 @@ from target_fiken.context import DryRunPlan, RecordRejected, RunContext, TooMany
 from target_fiken.handlers import FINANCIAL_ACCOUNTS, PROJECTS, WRITE_STREAMS, Booker
 from target_fiken.ledger import Ledger, OverlayLedger, Status
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
-from target_fiken.protocol import DoorReject, FrontDoor, LineCountingReader
+from target_fiken.protocol import DoorReject, FrontDoor, LineCountingReader, ProtocolError
 from target_fiken.redact import redact
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import RejectsFile
@@ -229,13 +229,13 @@ class TargetFiken(FrontDoor, Target):
             )
         )
 
-    def stop_at_door(self, sentence: str) -> None:
+    def stop_at_door(self, error: ProtocolError) -> None:
         """End the run on a protocol error: one sentence, no traceback, no further state.
 
         Not logged as well: the CLI prints the sentence once (`Error: ...`).
         """
         self._report()
-        raise TargetFikenError(sentence)
+        raise error.stop(str(error))
 
     # -- end of run --------------------------------------------------------------------------
 
