@@ -37,6 +37,7 @@ from typing import IO, Any, Protocol, cast
 
 import click
 from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.helpers._typing import get_datelike_property_type
 from singer_sdk.io_base import SingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.singerlib.json import deserialize_json
@@ -239,6 +240,17 @@ class FrontDoor:
                 "'properties'",
             )
         super()._process_schema_message(message_dict)  # type: ignore[misc]
+        self._door_dates()[message_dict["stream"]] = frozenset(
+            key
+            for key, prop in schema["properties"].items()
+            if isinstance(prop, dict) and get_datelike_property_type(prop)
+        )
+
+    def _door_dates(self) -> dict[str, frozenset[str]]:
+        """Per stream, the top-level fields singer-sdk parses as dates (from its SCHEMA)."""
+        if not hasattr(self, "_door_date_fields"):
+            self._door_date_fields: dict[str, frozenset[str]] = {}
+        return self._door_date_fields
 
     def _process_record_message(self, message_dict: dict) -> None:
         """Screen a RECORD: stop on a stream without SCHEMA, reject what has no usable key."""
@@ -251,20 +263,30 @@ class FrontDoor:
                 f"RECORD for stream {_shown(stream)}, which had no SCHEMA before it",
                 stop=RecordBeforeSchemaStop,
             )
-        refused = screen_record(stream, message_dict.get("record"), reader.positions[stream])
+        refused = screen_record(
+            stream,
+            message_dict.get("record"),
+            reader.positions[stream],
+            date_fields=self._door_dates().get(stream, frozenset()),
+        )
         if refused is not None:
             hooks.reject_at_door(refused)
             return
         super()._process_record_message(message_dict)  # type: ignore[misc]
 
 
-def screen_record(stream: str, record: Any, position: int) -> DoorReject | None:
+def screen_record(
+    stream: str, record: Any, position: int, *, date_fields: frozenset[str] = frozenset()
+) -> DoorReject | None:
     """The front-door verdict on one RECORD's ``record``: None when it may go on.
 
     Args:
         stream: the Singer stream.
         record: the message's ``record`` value, whatever its type (absent is None).
         position: 1-based position of the record among its stream's RECORDs in this run.
+        date_fields: top-level fields singer-sdk parses as dates. Its
+            ``Sink._parse_timestamps_in_record`` only survives strings and null (any other type
+            raises TypeError), so such a value is refused here.
     """
     where = f"{stream} record at position {position} in the stream"
     if not isinstance(record, dict):
@@ -278,28 +300,43 @@ def screen_record(stream: str, record: Any, position: int) -> DoorReject | None:
             "(record)",
             f"{where}: the record is {kind}, not a JSON object.",
         )
-    problems = key_problems(stream, record, position)
-    if not problems:
-        return None
     label = record_label(stream, record, position)
     number = label.removeprefix("number ") if label.startswith("number ") else None
-    problem = problems[0]
-    code = "missing_id" if "id" not in record or record["id"] is None else "bad_id"
-    named = where if number is None else f"{where} (number {number})"
-    return DoorReject(
-        stream,
-        position,
-        "",
-        number,
-        code,
-        problem.field,
-        f"{named}: {problem.field} {problem.problem}.",
-    )
+    problems = key_problems(stream, record, position)
+    if problems:
+        problem = problems[0]
+        code = "missing_id" if "id" not in record or record["id"] is None else "bad_id"
+        named = where if number is None else f"{where} (number {number})"
+        return DoorReject(
+            stream,
+            position,
+            "",
+            number,
+            code,
+            problem.field,
+            f"{named}: {problem.field} {problem.problem}.",
+        )
+    for key in sorted(date_fields):
+        value = record.get(key)
+        if value is not None and not isinstance(value, str):
+            return DoorReject(
+                stream,
+                position,
+                str(record["id"]),
+                number,
+                "schema_invalid",
+                key,
+                f"{stream} record {record['id']}: {key} must be a date as text, not "
+                f"a JSON {_json_kind(value)}.",
+            )
+    return None
 
 
 def _json_kind(value: Any) -> str:
     if isinstance(value, list):
         return "array"
+    if isinstance(value, dict):
+        return "object"
     if isinstance(value, str):
         return "string"
     if isinstance(value, bool):
