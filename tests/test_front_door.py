@@ -29,7 +29,7 @@ from singer_sdk.singerlib.json import serialize_json
 from fiken_sandbox import FikenSandbox
 from target_fiken.ledger import Ledger, LedgerRow, Status
 from target_fiken.protocol import LineCountingReader, ProtocolError
-from target_fiken.rejects import read_rejects
+from target_fiken.rejects import Reject, RejectsFile, read_rejects
 
 
 @pytest.fixture
@@ -233,3 +233,26 @@ def test_a_pending_overflow_left_by_an_older_version_no_longer_fails_every_run(f
     assert row is not None
     assert row.status is Status.REJECTED
     assert "currencyRate" in (row.last_error or "")
+
+
+@pytest.mark.parametrize("value", [False, 20260101, ["2026-01-01"], {"date": "2026-01-01"}])
+def test_date_field_that_is_not_text_is_a_reject_not_a_crash(fs, tmp_path, value):
+    """singer-sdk's timestamp parsing raises TypeError on anything but text or null."""
+    config = target_config(fs, tmp_path)
+    lines = singer_lines([customer(1, lastModifiedDate=value), customer(2)])
+    result = run_target(config, lines)
+    assert result.states
+    (reject,) = read_rejects(config["rejects_path"])
+    assert (reject["source_id"], reject["field"], reject["reason_code"]) == (
+        "1",
+        "lastModifiedDate",
+        "schema_invalid",
+    )
+    assert len(fs.objects("demo-as")["contacts"]) == 1
+
+
+def test_rejects_file_lines_survive_unicode_line_separators(tmp_path):
+    rejects = RejectsFile(tmp_path / "rejects.jsonl")
+    rejects.write(Reject("customers", "1", "\u2028\x85", "schema_invalid", "name\u2028x\x85y"))
+    rejects.write(Reject("customers", "2", None, "schema_invalid", "ok"))
+    assert [r["source_id"] for r in read_rejects(rejects.path)] == ["1", "2"]
