@@ -38,6 +38,7 @@ __all__ = [
     "LIMIT_CODE",
     "LimitError",
     "check_record",
+    "company_slug_problem",
     "key_problems",
     "record_label",
 ]
@@ -48,6 +49,7 @@ LIMIT_CODE = "limit_exceeded"
 
 # Widths of the ledger columns a record's values end up in (None: unbounded, e.g. SQLite Text).
 SOURCE_ID_WIDTH: int | None = ledger_table.c.source_id.type.length  # type: ignore[attr-defined]
+COMPANY_WIDTH: int | None = ledger_table.c.company_slug.type.length  # type: ignore[attr-defined]
 NATURAL_KEY_WIDTH: int | None = ledger_table.c.natural_key.type.length  # type: ignore[attr-defined]
 
 # C0 and C1 controls, DEL and the Unicode line/paragraph separators: never part of a number.
@@ -120,6 +122,13 @@ def record_label(stream: str, record: Mapping[str, Any], position: int | None = 
     if isinstance(number, (int, str)) and not isinstance(number, bool) and _printable_key(number):
         return f"number {number}"
     return f"position {position}" if position is not None else "without id"
+
+
+def company_slug_problem(slug: object) -> str | None:
+    """Why a `company_slug` setting cannot key the ledger (PostgreSQL refuses it), else None."""
+    if isinstance(slug, str) and COMPANY_WIDTH is not None and len(slug) > COMPANY_WIDTH:
+        return f"Setting 'company_slug' is longer than {COMPANY_WIDTH} characters."
+    return None
 
 
 def key_problems(

@@ -32,6 +32,7 @@ from target_fiken.client import FikenClient, FikenFatalError, project_module_sen
 from target_fiken.context import DryRunPlan, RecordRejected, RunContext, TooManyRejects
 from target_fiken.handlers import FINANCIAL_ACCOUNTS, PROJECTS, WRITE_STREAMS, Booker
 from target_fiken.ledger import Ledger, OverlayLedger, Status
+from target_fiken.limits import company_slug_problem
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
 from target_fiken.protocol import DoorReject, FrontDoor, LineCountingReader, ProtocolError
 from target_fiken.redact import redact
@@ -95,6 +96,8 @@ class TargetFiken(FrontDoor, Target):
         """
         given = dict(self._config)
         self._config, problems = clean_config(given)
+        if slug_problem := company_slug_problem(self._config.get("company_slug")):
+            problems.append(slug_problem)
         try:
             errors = super()._validate_config(raise_errors=raise_errors)
         except ConfigValidationError as exc:

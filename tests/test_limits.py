@@ -7,6 +7,7 @@ and a PostgreSQL ledger: every bad record is a reject, no psycopg DataError, the
 
 from __future__ import annotations
 
+import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,12 +28,14 @@ from _fiken_fixtures import (
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from singer_sdk.exceptions import ConfigValidationError
 from sqlalchemy.exc import DataError
 
 from fiken_sandbox import FikenSandbox
 from target_fiken.ledger import Ledger, LedgerRow, Status, ledger_table
 from target_fiken.limits import INT64_MAX, check_record, key_problems
 from target_fiken.rejects import read_rejects
+from target_fiken.target import TargetFiken
 from target_fiken.validation import RecordValidator
 
 NATURAL_KEY = ledger_table.c.natural_key.type.length  # type: ignore[attr-defined]
@@ -312,3 +315,16 @@ def test_bad_input_suite_is_rejected_before_the_ledger_on_both_backends(
         assert all(len(i) <= 20 for i in ids)  # no 10**300 key reached the ledger
     finally:
         ledger.close()
+
+
+def test_a_company_slug_longer_than_the_ledger_column_is_a_config_error() -> None:
+    width = ledger_table.c.company_slug.type.length  # type: ignore[attr-defined]
+    with pytest.raises(ConfigValidationError) as caught:
+        TargetFiken(config={"company_slug": "a" * (width + 1), "access_token": "t"})
+    assert any(f"longer than {width}" in e for e in caught.value.errors)
+    handlers = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+    try:
+        TargetFiken(config={"company_slug": "a" * width, "access_token": "t"})
+    finally:  # the SDK installs its own signal handlers; give pytest its own back
+        signal.signal(signal.SIGINT, handlers[0])
+        signal.signal(signal.SIGTERM, handlers[1])
