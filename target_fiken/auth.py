@@ -32,7 +32,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from urllib3.util.retry import Retry
 
 from target_fiken.redact import redact
-from target_fiken.settings import DEFAULT_TOKEN_URL
+from target_fiken.settings import CREDENTIAL_SETTINGS, DEFAULT_TOKEN_URL, credential_problem
 from target_fiken.token_store import (
     StoredToken,
     TokenStore,
@@ -117,12 +117,21 @@ def refresh_margin(lifetime: float) -> float:
 
 
 def _setting(config: Mapping[str, Any], name: str) -> str | None:
-    """A string setting, with "" treated as unset (Meltano passes empty env values through)."""
+    """A string setting, stripped, with "" treated as unset (Meltano passes empty values through).
+
+    A credential that cannot travel in an HTTP header is refused without echoing it: requests
+    would otherwise fail with the whole header value, token included, in its message.
+    """
     value = config.get(name)
+    if isinstance(value, str):
+        value = value.strip()
     if value is None or value == "":
         return None
     if not isinstance(value, str):
         raise AuthConfigError(f"Setting {name!r} must be a string.", errors=[name])
+    problem = credential_problem(name, value) if name in CREDENTIAL_SETTINGS else None
+    if problem:
+        raise AuthConfigError(problem, errors=[problem])
     return value
 
 

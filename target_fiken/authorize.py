@@ -48,6 +48,7 @@ from target_fiken.settings import (
     DEFAULT_AUTHORIZE_URL,
     DEFAULT_BASE_URL,
     DEFAULT_REDIRECT_PORT,
+    clean_config,
 )
 from target_fiken.token_store import TokenStoreError
 
@@ -119,7 +120,11 @@ def load_config(paths: Sequence[str]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise AuthConfigError(f"Config file {path} must hold a JSON object.")
         config.update(data)
-    return config
+    # Stripped and checked as the target does at start (a mounted secret ends in a newline).
+    cleaned, problems = clean_config(config)
+    if problems:
+        raise AuthConfigError(" ".join(problems), errors=problems)
+    return cleaned
 
 
 # -- the redirect ----------------------------------------------------------------------------------

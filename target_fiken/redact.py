@@ -2,7 +2,8 @@
 
 Two tools:
 
-* `redact(text, secrets)` replaces every secret (and its URL-encoded forms) in a string.
+* `redact(text, secrets)` replaces every secret, in every form it takes in text (`secret_forms`:
+  raw, repr, escaped, JSON, URL-encoded, base64), in a string.
 * `install_redaction(secrets_provider)` redacts every log record the process creates, whatever
   logger or handler it goes through.
 
@@ -16,6 +17,8 @@ code that wants to guard one handler explicitly.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import threading
 import traceback
@@ -30,6 +33,7 @@ __all__ = [
     "install_redaction",
     "redact",
     "redact_record",
+    "secret_forms",
 ]
 
 REDACTED = "[REDACTED]"
@@ -38,14 +42,40 @@ SecretsProvider = Callable[[], Iterable[str | None]]
 """Returns the secret values to hide right now (they change when tokens rotate)."""
 
 
+def secret_forms(secret: str) -> set[str]:
+    """Every form one secret can take inside a message.
+
+    Raw; ``repr``/``ascii`` (quotes, line breaks and non-ASCII escaped, as in a traceback's
+    ``'Bearer ...'``); a ``bytes`` repr (requests' "Invalid header value b'...'"); JSON-escaped
+    with and without ``ensure_ascii``; URL-encoded as in queries and form bodies; and base64, as
+    inside an HTTP Basic header. The Basic header of a client id and secret is its own secret (see
+    `auth.FikenAuth.secrets`): base64 does not keep the secret's characters apart.
+    """
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    forms.add(repr(secret)[1:-1])
+    forms.add(ascii(secret)[1:-1])
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            raw = secret.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        forms.add(repr(raw)[2:-1])
+        forms.add(base64.b64encode(raw).decode("ascii"))
+    # A repr inside a repr (an exception's args in a log line) doubles each backslash.
+    forms.add(repr(repr(secret)[1:-1])[1:-1])
+    return {form for form in forms if form}
+
+
 def _variants(secrets: Iterable[str | None]) -> list[str]:
-    """Every form a secret may take in text: raw, and URL-encoded as in queries and form bodies."""
+    """Every form of every secret, longest first (see `secret_forms`)."""
     forms: set[str] = set()
     for secret in secrets:
         if not secret:
             continue
         # Short secrets are still hidden: a garbled log line is a smaller harm than a leaked secret.
-        forms.update({secret, quote(secret, safe=""), quote_plus(secret)})
+        forms |= secret_forms(secret)
     # Longest first, so a secret that contains another one is replaced whole.
     return sorted(forms, key=len, reverse=True)
 
@@ -58,7 +88,7 @@ def redact(text: str, secrets: Iterable[str | None]) -> str:
         secrets: The secret values; empty and None values are ignored.
 
     Returns:
-        The text with each secret, and its URL-encoded forms, replaced.
+        The text with each secret, in each of its forms, replaced.
     """
     for form in _variants(secrets):
         text = text.replace(form, REDACTED)

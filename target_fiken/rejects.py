@@ -127,4 +127,5 @@ def read_rejects(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.exists():
         return []
-    return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line]
+    # Split on "\n" only: a message may hold U+0085 or U+2028, which `splitlines` breaks on.
+    return [json.loads(line) for line in p.read_text(encoding="utf-8").split("\n") if line]

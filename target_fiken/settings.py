@@ -1,10 +1,21 @@
-"""The target's settings, declared once.
+"""The target's settings, declared once, and how they are cleaned and checked at start.
 
 `meltano.yml` and `.env.example` mirror this list; `tests/test_settings_drift.py` fails when they
 drift apart.
+
+Secrets: every setting that holds a credential or can hold a password is `secret=True`
+(`sensitive: true` in meltano.yml). `clean_config` strips every string setting (a secret mounted
+from a file usually ends in a newline) and refuses credentials that cannot travel in an HTTP
+header, naming the setting but never echoing its value. `secret_values` lists every value the log
+redaction must hide.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from singer_sdk import typing as th
 
@@ -85,6 +96,7 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
     th.Property(
         "ledger_url",
         th.StringType,
+        secret=True,  # a postgresql:// URL carries the database password
         title="Ledger URL",
         description="Where the target keeps its own bookkeeping of what it wrote (source record -> "
         "Fiken id and hash). `sqlite:///path.db` or `postgresql://...`. Default: a SQLite file "
@@ -153,3 +165,99 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "are capped at 4.",
     ),
 ).to_dict()
+
+
+SECRET_SETTINGS = tuple(
+    name for name, prop in CONFIG_SCHEMA["properties"].items() if prop.get("secret")
+)
+"""Settings whose values are secret (credentials, or a URL that can carry a password)."""
+
+CREDENTIAL_SETTINGS = ("access_token", "client_id", "client_secret")
+"""Settings sent to Fiken in an HTTP header (Bearer token, HTTP Basic client credentials)."""
+
+ENDPOINT_SETTINGS = ("base_url", "authorize_url", "token_url")
+"""Fiken URLs: credentials never belong in them (they are logged and shown)."""
+
+# RFC 6750 §2.1 (b64token) and RFC 6749 Appendix A (VSCHAR) allow printable ASCII only in bearer
+# tokens and client credentials; a space, a line break or a typographic quote is a copy error.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def credential_problem(name: str, value: str) -> str | None:
+    """Why a (stripped) credential cannot be used, in a sentence without the value; else None."""
+    if not value or _HEADER_SAFE.fullmatch(value):
+        return None
+    return (
+        f"Setting {name!r} contains a space, a line break, a control character or a non-ASCII "
+        "character inside it, which Fiken's tokens and client credentials never do; copy it "
+        "again. (The value is not shown.)"
+    )
+
+
+def clean_config(config: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Strip every string setting and check the ones a typo would leak or break.
+
+    Args:
+        config: the settings as given (file, environment or Meltano).
+
+    Returns:
+        The stripped settings and the problems found, each naming its setting and never showing
+        a secret's value.
+    """
+    cleaned = {k: v.strip() if isinstance(v, str) else v for k, v in config.items()}
+    problems: list[str] = []
+    for name in CREDENTIAL_SETTINGS:
+        value = cleaned.get(name)
+        if isinstance(value, str) and (problem := credential_problem(name, value)):
+            problems.append(problem)
+    for name in ENDPOINT_SETTINGS:
+        value = cleaned.get(name)
+        if isinstance(value, str) and _has_userinfo(value):
+            problems.append(
+                f"Setting {name!r} must not carry a user name or password; Fiken credentials go "
+                "in `access_token` or `client_id` + `client_secret`. (The value is not shown.)"
+            )
+    for name in ("company_slug", "ledger_url"):
+        value = cleaned.get(name)
+        if isinstance(value, str) and (_CONTROL.search(value) or " " in value):
+            problems.append(
+                f"Setting {name!r} contains a space or a control character. "
+                "(The value is not shown.)"
+            )
+    return cleaned, problems
+
+
+def secret_values(config: Mapping[str, Any]) -> list[str]:
+    """Every secret value in the settings, as given and stripped, with a URL's password alone."""
+    values: list[str] = []
+    for name in SECRET_SETTINGS:
+        value = config.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # a mistyped secret is still a secret (schema errors quote it)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        values += [value, value.strip()]
+        password = _password(value.strip())
+        if password:
+            values += [password, unquote(password)]
+    return values
+
+
+def _password(url: str) -> str | None:
+    """The password part of a URL as written (percent-encoded), or None."""
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return None
+    userinfo, at, _ = netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return None
+    return userinfo.split(":", 1)[1] or None
+
+
+def _has_userinfo(url: str) -> bool:
+    try:
+        return "@" in urlsplit(url).netloc
+    except ValueError:
+        return False

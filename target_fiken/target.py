@@ -32,17 +32,20 @@ from singer_sdk.sinks import Sink
 
 from target_fiken.auth import FikenAuthError
 from target_fiken.client import FikenClient, FikenFatalError, project_module_sentence
-from target_fiken.context import DryRunPlan, RunContext, TooManyRejects
+from target_fiken.context import DryRunPlan, RecordRejected, RunContext, TooManyRejects
 from target_fiken.engine import SAFE_DELAY, WRITE_STREAMS, Engine, PreCheck
 from target_fiken.entities.streams import BANK_ACCOUNTS, FINANCIAL_ACCOUNTS, PROJECTS
 from target_fiken.ledger import Ledger, OverlayLedger, Status
+from target_fiken.limits import company_slug_problem
 from target_fiken.port import FikenPort
 from target_fiken.preflight import PreflightError, PreflightResult, run_preflight
 from target_fiken.progress import Progress, watch_run
+from target_fiken.protocol import DoorReject, FrontDoor, LineCountingReader, ProtocolError
+from target_fiken.redact import redact
 from target_fiken.reference import ReferenceData
 from target_fiken.rejects import RejectsFile
 from target_fiken.runlock import RunLock, RunLockBusy
-from target_fiken.settings import CONFIG_SCHEMA
+from target_fiken.settings import CONFIG_SCHEMA, clean_config, secret_values
 from target_fiken.sinks import FikenSink
 from target_fiken.summary import Outcome, RunSummary, real_run_estimate
 from target_fiken.validation import FieldError
@@ -54,8 +57,8 @@ class TargetFikenError(click.ClickException):
     """A run-stopping problem, shown as one sentence (`Error: ...`, exit code 1)."""
 
 
-class TargetFiken(Target):
-    """Singer target for Fiken API v2."""
+class TargetFiken(FrontDoor, Target):
+    """Singer target for Fiken API v2 (messages are screened first: see `protocol.FrontDoor`)."""
 
     name = "target-fiken"
     package_name = "moment-fiken"
@@ -84,6 +87,7 @@ class TargetFiken(Target):
             **kwargs: passed to singer-sdk's `Target`.
         """
         super().__init__(**kwargs)
+        self.message_reader = LineCountingReader(stop=self.stop_at_door)  # see protocol.py
         self.max_parallelism = 1  # Fiken allows one request in flight
         self.ctx: RunContext | None = None
         self.engine: Engine | None = None
@@ -110,11 +114,27 @@ class TargetFiken(Target):
 
         return FikenAuth.from_config(self.config)
 
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Strip the settings and check credentials first (see `settings.clean_config`).
+
+        singer-sdk's own schema errors can quote a value; secrets are taken out of them.
+        """
+        given = dict(self._config)
+        self._config, problems = clean_config(given)
+        if slug_problem := company_slug_problem(self._config.get("company_slug")):
+            problems.append(slug_problem)
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            hidden = secret_values(given)
+            problems += [redact(str(e), hidden) for e in exc.errors]
+            raise ConfigValidationError("Config validation failed", errors=problems) from None
+        if problems and raise_errors:
+            raise ConfigValidationError("Config validation failed", errors=problems)
+        return [*problems, *errors]
+
     def _secrets(self, auth: Any) -> list[str | None]:
-        values: list[str | None] = [
-            self.config.get("access_token"),
-            self.config.get("client_secret"),
-        ]
+        values: list[str | None] = [*secret_values(self.config)]
         provider = getattr(auth, "secrets", None)
         if callable(provider):
             values.extend(provider())
@@ -244,6 +264,33 @@ class TargetFiken(Target):
         self.logger.error(sentence)
         self._report()
         raise TargetFikenError(sentence)
+
+    # -- front door (protocol.py): records without a usable key, protocol errors -------------
+
+    def reject_at_door(self, reject: DoorReject) -> None:
+        """A record that cannot have a ledger row: a rejects line only; the run goes on."""
+        self._stop_on_fatal(self._ensure_context)
+        assert self.ctx is not None
+        ctx = self.ctx
+        refused = RecordRejected(reject.code, reject.message, field=reject.field, keep_ledger=True)
+        self._stop_on_fatal(
+            lambda: ctx.report_reject(
+                reject.stream,
+                reject.source_id,
+                reject.number,
+                refused,
+                attempts=1,
+                from_ledger=False,
+            )
+        )
+
+    def stop_at_door(self, error: ProtocolError) -> None:
+        """End the run on a protocol error: one sentence, no traceback, no further state.
+
+        Not logged as well: the CLI prints the sentence once (`Error: ...`).
+        """
+        self._report()
+        raise error.stop(str(error))
 
     # -- end of run --------------------------------------------------------------------------
 

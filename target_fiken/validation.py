@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 
 from tap_moment.contract import load_schema
+from target_fiken.limits import check_record
 
 
 @dataclass(frozen=True)
@@ -60,4 +61,9 @@ class RecordValidator:
     def errors(self, record: dict[str, Any]) -> list[FieldError]:
         """Every violation, sorted by field."""
         found = [FieldError(*_problem(e)) for e in self._validator.iter_errors(record)]
+        # The limits (ledger columns, int64, money in øre) hold before anything is stored or
+        # sent; key problems are the front door's (see protocol.py), not a validation error.
+        found += [
+            FieldError(e.field, e.problem) for e in check_record(self.stream, record) if not e.key
+        ]
         return sorted(set(found), key=lambda e: (e.field, e.problem))

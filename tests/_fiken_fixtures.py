@@ -273,3 +273,19 @@ def writes(fs: Any) -> int:
 
 def requests_by(fs: Any, method: str) -> int:
     return sum(r["count"] for r in fs.stats()["requests"] if r["method"] == method)
+
+
+def fresh_database(server_url: str) -> str:
+    """A new, empty database on the test PostgreSQL server (`postgres_url`); returns its URL."""
+    import uuid  # noqa: PLC0415 - only the PostgreSQL tests need it
+
+    import sqlalchemy  # noqa: PLC0415
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return server_url.rsplit("/", 1)[0] + f"/{name}"

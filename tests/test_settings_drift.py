@@ -80,7 +80,7 @@ def test_secrets_are_declared_secret(abouts: dict) -> None:
     tap = abouts["tap-moment"]["settings"]["properties"]
     target = abouts["target-fiken"]["settings"]["properties"]
     assert tap["api_key"].get("secret") is True
-    for name in ("access_token", "client_secret"):
+    for name in ("access_token", "client_secret", "ledger_url"):
         assert target[name].get("secret") is True, name
 
 
