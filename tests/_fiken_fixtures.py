@@ -20,6 +20,7 @@ from singer_sdk.singerlib.json import serialize_json
 from tap_moment.contract import load_schema
 from target_fiken.auth import FikenAuth
 from target_fiken.client import FikenClient
+from target_fiken.settings import clean_config
 from target_fiken.target import TargetFiken
 
 PERSONAL_TOKEN = "sandbox-personal-token"
@@ -204,8 +205,15 @@ class RunResult:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
-def unpaced_client(config: dict[str, Any]) -> FikenClient:
-    """A FikenClient that never sleeps (no 4/s pacing): for a sandbox with its limits off."""
+def unpaced_client(config: dict[str, Any]) -> FikenClient | None:
+    """A FikenClient that never sleeps (no 4/s pacing): for a sandbox with its limits off.
+
+    Built from the settings as the target cleans them; None when they are a config error, so the
+    target itself reports it.
+    """
+    config, problems = clean_config(config)
+    if problems:
+        return None
     return FikenClient(
         config["base_url"],
         config["company_slug"],

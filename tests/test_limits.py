@@ -211,9 +211,20 @@ def test_any_record_gets_a_verdict_that_names_fields_and_never_values(stream, re
         assert error.stream == stream
         assert error.field
         text = error.sentence()
+        # The sentence without any record value: what the checker itself writes.
+        blank = check_record(stream, dict.fromkeys(record, None))
+        own_words = " ".join(e.sentence() for e in blank) + " " + " ".join(map(str, record))
         for value in record.values():
-            # Only the record's own number may be shown: it is how the record is named.
-            if isinstance(value, str) and len(value) > 3 and value not in error.record:
+            # Only the record's own number may be shown: it is how the record is named. A value
+            # that is also a word of the checker's own text (e.g. 'inte' in 'integer') says
+            # nothing about leaking.
+            if (
+                isinstance(value, str)
+                and len(value) > 3
+                and value not in error.record
+                and value not in own_words
+                and value not in "must be an integer, not a string; number; text; money"
+            ):
                 assert value not in text
     accepted_id = record.get("id")
     if not any(e.key for e in errors):
@@ -277,7 +288,7 @@ def test_bad_input_suite_is_rejected_before_the_ledger_on_both_backends(
     tmp_path, ledger_url: str
 ) -> None:
     customers, projects, invoices = _bad_inputs()
-    with FikenSandbox(tmp_path / "fiken") as fs:
+    with FikenSandbox(tmp_path / "fiken", limits=False) as fs:
         config = target_config(fs, tmp_path, ledger_url=ledger_url)
         result = run_target(config, singer_lines(customers, projects, invoices))
         objects = fs.objects("demo-as")
