@@ -22,10 +22,11 @@ from test_mappers_journal_entries import (
     vat_half_up,
 )
 
-from target_fiken.mappers.common import MappingError, text_length
+from target_fiken.mappers.common import MappingError, payload_hash, text_length
 from target_fiken.mappers.decisions import BookingDecision, booking_decision, transfer_decision
 from target_fiken.mappers.fingerprint import (
     booking_fingerprint,
+    change_after_booking,
     entry_fingerprint,
     invoice_fingerprint,
 )
@@ -403,3 +404,18 @@ def test_decisions_never_let_a_transferred_or_excluded_invoice_be_posted(state, 
     else:
         assert decision == BookingDecision("book")
     assert (transfer_decision(invoice) is None) == (decision.action != "skip")
+
+
+def test_change_after_booking_tells_text_from_money():
+    booked = book(_invoice())
+    marks = {"booked_hash": payload_hash(booked), "booked_fingerprint": entry_fingerprint(booked)}
+    assert change_after_booking(booked, **marks) == "unchanged"
+    retitled = book({**_invoice(), "description": "Ny tekst", "projectNumber": "1002"})
+    assert change_after_booking(retitled, **marks) == "text_only"
+    redated = book({**_invoice(), "invoiceDate": "2026-04-01"})
+    assert change_after_booking(redated, **marks) == "changed_after_booking"
+    other_customer = book(_invoice(), receivable_account="1500:20002")
+    assert change_after_booking(other_customer, **marks) == "changed_after_booking"
+    legacy = {"booked_hash": marks["booked_hash"], "booked_fingerprint": None}
+    assert change_after_booking(booked, **legacy) == "unchanged"
+    assert change_after_booking(retitled, **legacy) == "unknown"

@@ -15,7 +15,7 @@ from target_fiken.mappers.contact_repairs import Repair, drop_refused_field, rep
 from target_fiken.mappers.contact_updates import MANAGED_CONTACT_FIELDS, contact_put_body
 from target_fiken.mappers.contacts import customer_to_contact, normalise_org_number
 from target_fiken.mappers.decisions import BookingDecision, booking_decision, transfer_decision
-from target_fiken.mappers.fingerprint import booking_fingerprint
+from target_fiken.mappers.fingerprint import booking_fingerprint, change_after_booking
 from target_fiken.mappers.journal_entries import (
     FIKEN_VAT_RATES,
     description_mentions,
@@ -37,6 +37,7 @@ __all__ = [
     "bank_account_request",
     "booking_decision",
     "booking_fingerprint",
+    "change_after_booking",
     "contact_put_body",
     "customer_to_contact",
     "description_mentions",

@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from target_fiken.mappers.common import (
     MappingError,
     fiken_date,
     optional_text,
+    payload_hash,
     to_decimal,
     to_ore,
 )
@@ -133,3 +134,32 @@ def booking_fingerprint(source: Mapping[str, Any]) -> str:
     if "journalEntries" in source:
         return entry_fingerprint(source)
     return invoice_fingerprint(source)
+
+
+ChangeKind = Literal["unchanged", "text_only", "changed_after_booking", "unknown"]
+
+
+def change_after_booking(
+    body: Mapping[str, Any], *, booked_hash: str | None, booked_fingerprint: str | None
+) -> ChangeKind:
+    """How a booked invoice's new journal-entry body differs from what was booked (D5).
+
+    Args:
+        body: the body the invoice maps to now (``invoice_to_journal_entry``).
+        booked_hash: the ledger's ``payload_hash`` of the booked body.
+        booked_fingerprint: the ``entry_fingerprint`` of the booked body; None for a ledger row
+            written before fingerprints were kept.
+
+    Returns:
+        ``unchanged`` (same body), ``text_only`` (only descriptions differ: nothing to do in
+        Fiken; store the new hash), ``changed_after_booking`` (money, accounts, VAT codes, date
+        or customer differ: correct it with a credit note) or ``unknown`` (an old row without a
+        fingerprint and another body: the engine must decide, e.g. compare with Fiken's entry).
+    """
+    if booked_hash is not None and payload_hash(body) == booked_hash:
+        return "unchanged"
+    if booked_fingerprint is None:
+        return "unknown"
+    if entry_fingerprint(body) == booked_fingerprint:
+        return "text_only"
+    return "changed_after_booking"
