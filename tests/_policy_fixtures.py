@@ -8,13 +8,25 @@ transferred invoices. The Moment side (``policy_moment``) holds one record per d
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-from _fiken_fixtures import customer, invoice, line, project
+import requests
+from _fiken_fixtures import PERSONAL_TOKEN, customer, invoice, line, project
+from hypothesis import HealthCheck, settings
 
+from fiken_sandbox import FikenSandbox
 from fiken_sandbox.seed import default_seed
 
 SLUG = "demo-as"
+PROPERTY = settings(
+    max_examples=150,
+    deadline=None,
+    database=None,  # no .hypothesis/ folder in the work tree
+    suppress_health_check=[HealthCheck.too_slow],
+)
 LONG_NAME = ("Nordre Follo Elektro og Automasjon " * 7)[:230]  # 230 characters
 HAND_TYPED = {
     # Fiken gives it customerNumber 10001: the first contact of the company.
@@ -24,6 +36,15 @@ HAND_TYPED = {
     "phoneNumber": "22334455",
 }
 TRANSFERRED_FOUND, TRANSFERRED_MISSING = 5, 6
+# Contact fields Fiken users type and Moment does not manage: a PUT must send them back as they are.
+TYPED_IN_FIKEN = (
+    "supplier",
+    "groups",
+    "daysUntilInvoicingDueDate",
+    "language",
+    "discount",
+    "bankAccountNumber",
+)
 
 
 def policy_moment() -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -89,3 +110,60 @@ def policy_seed() -> dict[str, Any]:
         ],
     }
     return seed
+
+
+def moment_customer(**changes: Any) -> dict[str, Any]:
+    """Moment's customer 10001, "Moment Kunde AS", as the tap sends it."""
+    record: dict[str, Any] = {
+        "id": 1,
+        "customerNumber": "10001",
+        "name": "Moment Kunde AS",
+        "organizationNumber": "912345678",
+        "email": "post@kunde.no",
+        "address": {
+            "street": "Storgata 1",
+            "postalCode": "0155",
+            "city": "Oslo",
+            "countryCode": "NO",
+        },
+        "customerState": "active",
+    }
+    record.update(changes)
+    return record
+
+
+class Fiken:
+    """A tiny client for policy tests: JSON in, JSON out, company ``demo-as``."""
+
+    def __init__(self, sandbox: FikenSandbox) -> None:
+        self.base = f"{sandbox.api_url}/companies/{SLUG}"
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {PERSONAL_TOKEN}"
+
+    def get(self, path: str, **params: Any) -> Any:
+        """GET a path of the company (or a full URL); asserts 200."""
+        url = path if path.startswith("http") else self.base + path
+        response = self.session.get(url, params=params, timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> requests.Response:
+        """POST a body to a path of the company."""
+        return self.session.post(self.base + path, json=body, timeout=10)
+
+    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST, assert 201, and GET what was created (as Fiken shows it)."""
+        response = self.post(path, body)
+        assert response.status_code == 201, response.text
+        return dict(self.get(response.headers["Location"]))
+
+
+@contextlib.contextmanager
+def policy_sandbox(folder: Path, seed: dict[str, Any] | None = None) -> Iterator[Fiken]:
+    """A fiken-sandbox (Fiken's rate limit off) and a client for its company ``demo-as``."""
+    with FikenSandbox(folder, seed=seed, limits=False) as sandbox:
+        client = Fiken(sandbox)
+        try:
+            yield client
+        finally:
+            client.session.close()

@@ -9,7 +9,8 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from _policy_fixtures import PROPERTY, TYPED_IN_FIKEN, moment_customer
+from hypothesis import given
 from hypothesis import strategies as st
 
 from target_fiken.mappers.common import MappingError, text_length
@@ -28,32 +29,8 @@ from target_fiken.mappers.contact_updates import (
 from target_fiken.mappers.contacts import customer_to_contact
 from target_fiken.matching import AmbiguousMatch, ContactMatch, match_contact_identity
 
-PROPERTY = settings(
-    max_examples=200,
-    deadline=None,
-    database=None,  # no .hypothesis/ folder in the work tree
-    suppress_health_check=[HealthCheck.too_slow],
-)
 LONG_NAME = ("Vestlandske Rør- og Sanitærentreprenører " * 6).strip()  # 239 characters
-
-
-def customer(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "id": 1,
-        "customerNumber": "10001",
-        "name": "Moment Kunde AS",
-        "organizationNumber": "912345678",
-        "email": "post@kunde.no",
-        "address": {
-            "street": "Storgata 1",
-            "postalCode": "0155",
-            "city": "Oslo",
-            "countryCode": "NO",
-        },
-        "customerState": "active",
-    }
-    base.update(changes)
-    return base
+customer = moment_customer
 
 
 # -- D2: repairs -------------------------------------------------------------------------------
@@ -289,14 +266,7 @@ FIKEN_NOW: dict[str, Any] = {
     "notes": [{"note": "ringt"}],
     "documents": [],
 }
-KEPT = (
-    "supplier",
-    "groups",
-    "daysUntilInvoicingDueDate",
-    "language",
-    "discount",
-    "bankAccountNumber",
-)
+KEPT = TYPED_IN_FIKEN
 
 
 def test_nothing_changed_means_no_put_and_our_reference_alone_is_no_reason():

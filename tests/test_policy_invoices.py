@@ -9,7 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from _policy_fixtures import PROPERTY
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from test_mappers_journal_entries import (
     RECEIVABLE,
@@ -38,14 +39,6 @@ from target_fiken.mappers.journal_entries import (
     invoice_reference,
     project_reference,
 )
-
-PROPERTY = settings(
-    max_examples=150,
-    deadline=None,
-    database=None,  # no .hypothesis/ folder in the work tree
-    suppress_health_check=[HealthCheck.too_slow],
-)
-
 
 # -- D1: the project travels in the description ----------------------------------------------
 

@@ -12,16 +12,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 from _policy_fixtures import (
-    SLUG,
     TRANSFERRED_FOUND,
     TRANSFERRED_MISSING,
+    Fiken,
     policy_moment,
+    policy_sandbox,
     policy_seed,
 )
 
-from fiken_sandbox import FikenSandbox
 from target_fiken.mappers.common import Waiting
 from target_fiken.mappers.contact_repairs import repair_contact
 from target_fiken.mappers.contact_updates import contact_put_body
@@ -31,39 +30,13 @@ from target_fiken.mappers.journal_entries import entry_matches, invoice_to_journ
 from target_fiken.mappers.projects import project_to_request
 from target_fiken.matching import ContactMatch, match_contact_identity
 
-TOKEN = "sandbox-personal-token"
 ACCOUNTS = frozenset({"1500", "3000", "7740"})
-
-
-class Fiken:
-    """A tiny client for the test: JSON in, JSON out, one company."""
-
-    def __init__(self, sandbox: FikenSandbox) -> None:
-        self.base = f"{sandbox.api_url}/companies/{SLUG}"
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {TOKEN}"
-
-    def get(self, path: str, **params: Any) -> Any:
-        response = self.session.get(self.base + path, params=params, timeout=10)
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    def post(self, path: str, body: dict[str, Any]) -> requests.Response:
-        return self.session.post(self.base + path, json=body, timeout=10)
-
-    def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        response = self.post(path, body)
-        assert response.status_code == 201, response.text
-        got = self.session.get(response.headers["Location"], timeout=10)
-        return dict(got.json()) if got.status_code == 200 else {}
 
 
 @pytest.fixture
 def fiken(tmp_path) -> Iterator[Fiken]:
-    with FikenSandbox(tmp_path / "fiken", seed=policy_seed(), limits=False) as sandbox:
-        client = Fiken(sandbox)
+    with policy_sandbox(tmp_path / "fiken", policy_seed()) as client:
         yield client
-        client.session.close()
 
 
 def _moment() -> dict[str, dict[int, dict[str, Any]]]:

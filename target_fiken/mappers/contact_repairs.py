@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from target_fiken.mappers.common import text_length
+from target_fiken.mappers.common import text_head, text_length
 from target_fiken.mappers.contacts import MAX_NAME, MAX_ORG_NUMBER, is_plausible_email
 
 # Never left out: without them the body is no customer contact, or no longer ours. Fiken's
@@ -95,16 +95,7 @@ def cut_name(name: str, limit: int = MAX_NAME) -> str:
     """
     if text_length(name) <= limit:
         return name
-    budget = limit - text_length(ELLIPSIS)
-    kept: list[str] = []
-    used = 0
-    for char in name:
-        size = text_length(char)
-        if used + size > budget:
-            break
-        kept.append(char)
-        used += size
-    head = "".join(kept)
+    head = text_head(name, limit - text_length(ELLIPSIS))
     boundary = name[len(head) : len(head) + 1].isspace()
     if not boundary:
         space = max(head.rfind(" "), head.rfind("\t"))
