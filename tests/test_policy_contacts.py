@@ -128,7 +128,9 @@ SANDBOX_400 = json.dumps(
         ('{"message": "email is invalid"}', "email"),
         ({"errors": [{"field": "organizationNumber", "message": "bad"}]}, "organizationNumber"),
         (b'{"error_description": "field \\"address.country\\" unknown"}', "address"),
-        ("plain text: field `inactive` refused", "inactive"),
+        ("plain text: field `organizationNumber` refused", "organizationNumber"),
+        ('{"message": "the customer email is not valid"}', "email"),
+        ('{"message": "field \'inactive\' refused"}', None),  # a flag is never left out
         ('{"error_description": "contact: field \'name\': too long"}', None),  # never dropped
         ('{"error_description": "email and organizationNumber conflict"}', None),  # two
         ('{"error_description": "something went wrong"}', None),
@@ -453,3 +455,29 @@ def test_matching_never_takes_a_contact_with_another_org_number(org, name, specs
             " ".join(found.contact["name"].split()).casefold() == " ".join(name.split()).casefold()
         )
     assert copy.deepcopy(found.contact) in contacts
+
+
+@PROPERTY
+@given(
+    st.sampled_from(["email", "organizationNumber", "address.city", "address.postCode", "address"]),
+    st.sampled_from(
+        ["field '{}' is invalid", 'the "{}" is refused', "{}: too long", "{} er ugyldig"]
+    ),
+    st.booleans(),
+)
+def test_the_field_named_is_the_one_left_out_and_nothing_else(path, wording, as_json):
+    payload = customer_to_contact(customer())
+    text = wording.format(path)
+    body = json.dumps({"error": "bad_request", "error_description": text}) if as_json else text
+    result = drop_refused_field(payload, body)
+    assert result is not None
+    fixed, repair = result
+    assert repair.field == path
+    head, _, tail = path.partition(".")
+    expected = copy.deepcopy(payload)
+    if tail:
+        del expected[head][tail]
+    else:
+        del expected[head]
+    assert fixed == expected
+    assert drop_refused_field(fixed, body) is None  # the field is gone: nothing left to drop

@@ -27,8 +27,9 @@ from target_fiken.mappers.contacts import MAX_NAME, MAX_ORG_NUMBER, is_plausible
 
 # Never left out: without them the body is no customer contact, or no longer ours. Fiken's
 # contact schema requires `name`; `customer` makes it a customer; `memberNumberString` is the
-# reference a lost POST is reconciled by.
-NEVER_DROPPED = frozenset({"name", "customer", "memberNumberString"})
+# reference a lost POST is reconciled by. Leaving out a flag would silently flip it to its
+# default (an inactive customer made active, a supplier no longer one), so flags stay too.
+NEVER_DROPPED = frozenset({"name", "customer", "memberNumberString", "inactive", "supplier"})
 ELLIPSIS = "…"
 PREVIEW = 40  # characters of an original value a warning shows
 # A word-boundary cut may give back at most this share of the limit; beyond, cut mid-word.
@@ -181,15 +182,24 @@ def _texts(body: Any) -> tuple[list[str], set[str]]:
     return texts, named
 
 
-def _mentioned(path: str, texts: list[str], named: set[str]) -> bool:
+def _mention(path: str, texts: list[str], named: set[str]) -> int:
+    """2 when the error names ``path`` exactly (a field key, or quoted), 1 as a bare word, 0."""
     if path in named:
-        return True
+        return 2
     word = re.compile(rf"(?<![\w.\[]){re.escape(path)}(?!\.?\w|\[)")
+    found = 0
     for text in texts:
         quoted = {next(g for g in m.groups() if g) for m in _QUOTED.finditer(text)}
-        if path in quoted or word.search(text):
-            return True
-    return False
+        if path in quoted:
+            return 2
+        if word.search(text):
+            found = 1
+    return found
+
+
+def _root(path: str) -> str:
+    """The top-level field of a path: ``address`` of ``address.postCode``."""
+    return path.split(".", maxsplit=1)[0].split("[", maxsplit=1)[0]
 
 
 def _drop(body: dict[str, Any], path: str) -> None:
@@ -227,14 +237,17 @@ def drop_refused_field(
     if fiken_4xx_body is None:
         return None
     texts, named = _texts(fiken_4xx_body)
-    paths = set(_paths(payload))
-    hits = {p for p in paths if _mentioned(p, texts, named)}
+    strength = {p: _mention(p, texts, named) for p in set(_paths(payload))}
+    hits = {p for p, level in strength.items() if level == 2}
+    if not hits:
+        # Bare words only: "customer" or "name" in a sentence is English, not a field name.
+        hits = {p for p, level in strength.items() if level == 1 and _root(p) not in NEVER_DROPPED}
     # A parent named only because its child is (address in "address.postCode") is not a hit.
     hits = {p for p in hits if not any(o != p and o.startswith((p + ".", p + "[")) for o in hits)}
     if len(hits) != 1:
         return None
     (path,) = hits
-    if path.split(".")[0].split("[")[0] in NEVER_DROPPED:
+    if _root(path) in NEVER_DROPPED:
         return None
     if path == "address.country":
         # Fiken requires a country inside an address: without it the address goes.
