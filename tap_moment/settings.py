@@ -42,8 +42,10 @@ CONFIG_SCHEMA: dict[str, Any] = th.PropertiesList(
         "start_date",
         th.DateTimeType,
         title="Start date",
-        description="Read only rows changed at or after this instant on the first run "
-        "(ISO 8601; without an offset it is taken as UTC). Later runs resume from the state.",
+        description="Read only invoices changed at or after this instant on the first run "
+        "(ISO 8601; without an offset it is taken as UTC). Customers and projects are always "
+        "read from the beginning on a first run, so every invoice's customer reaches the target. "
+        "Later runs resume from the state.",
     ),
     th.Property(
         "page_size",

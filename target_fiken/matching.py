@@ -4,7 +4,8 @@ Used to reconcile a write whose outcome is unknown (timeout, lost connection, 5x
 a pending ledger row left by a run that was killed), and built so that adopting existing Fiken
 data on a first run (`adopt.py`) can reuse the same rules:
 
-* contacts by `memberNumberString` (= Moment's customer number);
+* contacts by `memberNumberString` (= Moment's customer number), then by Fiken's own
+  `customerNumber` only when corroborated, organisation number, name and e-mail;
 * projects by number;
 * bank accounts by digits-only account number;
 * journal entries by date, then Moment's invoice number in the description and the amounts
@@ -16,6 +17,7 @@ Several candidates are never guessed between: `AmbiguousMatch` lists them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from target_fiken.port import FikenPort
@@ -107,6 +109,103 @@ CONTACT_RULES = ("memberNumberString", "customerNumber", "organizationNumber", "
 PROJECT_RULES = ("number", "name")
 
 
+@dataclass(frozen=True)
+class ContactMatch:
+    """The Fiken contact found for a Moment customer, how, and how sure the match is.
+
+    Attributes:
+        contact: the contact as Fiken shows it.
+        rule: the rule that found it, from ``CONTACT_RULES``.
+        certain: True when the identity is certain: our own reference (``memberNumberString``)
+            or the same organisation number. A contact found otherwise is never renamed or
+            re-numbered by a PUT (``contact_put_body(..., identity_certain=False)``).
+    """
+
+    contact: dict[str, Any]
+    rule: str
+    certain: bool
+
+
+def _orgs_disagree(customer_org: str, contact: dict[str, Any]) -> bool:
+    """Both sides have an organisation number and they differ: not the same company."""
+    other = _org(contact.get("organizationNumber"))
+    return bool(customer_org and other and customer_org != other)
+
+
+def _corroborated(customer: dict[str, Any], contact: dict[str, Any]) -> tuple[bool, bool]:
+    """(corroborated, certain) for a contact that has Moment's number as Fiken customerNumber.
+
+    Fiken numbers customers itself from 10001, where Moment's numbers start too, so an equal
+    number alone says nothing. It counts when the organisation numbers agree (certain), or,
+    when one side has none, the names agree ignoring case and spacing (not certain).
+    """
+    org, other = _org(customer.get("organizationNumber")), _org(contact.get("organizationNumber"))
+    if org and other:
+        return org == other, org == other
+    name = _text(customer.get("name"))
+    return bool(name) and _text(contact.get("name")) == name, False
+
+
+def match_contact_identity(
+    customer: dict[str, Any],
+    contacts: list[dict[str, Any]],
+    *,
+    member_number_hits: list[dict[str, Any]] | None = None,
+) -> ContactMatch | None:
+    """The Fiken contact of a Moment customer by the adoption rules in order, or None.
+
+    Rules, in this order (the first with any candidate decides; several are an
+    ``AmbiguousMatch``):
+
+    1. ``memberNumberString`` == Moment's customer number (``member_number_hits``: Fiken never
+       returns that field, so it comes from the server-side filter): certain;
+    2. Fiken's ``customerNumber`` == Moment's customer number, corroborated by the same
+       organisation number (certain) or, where one side has none, the same name ignoring case
+       and spacing (not certain);
+    3. organisation number, digits only: certain;
+    4. exact name and e-mail (case and spacing ignored): not certain.
+
+    A contact whose organisation number disagrees with the customer's is never matched by
+    rules 2-4: it is another company.
+
+    Raises:
+        AmbiguousMatch: the first rule with candidates has several.
+    """
+    number = str(customer.get("customerNumber") or "").strip()
+    what = f"customer {number or customer.get('id')}"
+    org = _org(customer.get("organizationNumber"))
+    customers = [c for c in contacts if c.get("customer", True) and not _orgs_disagree(org, c)]
+    name, email = _text(customer.get("name")), _text(customer.get("email"))
+    by_number = [
+        c for c in customers if number and str(c.get("customerNumber", "")).strip() == number
+    ]
+    corroborated = [c for c in by_number if _corroborated(customer, c)[0]]
+    rules: list[tuple[list[dict[str, Any]], Callable[[dict[str, Any]], bool]]] = [
+        (list(member_number_hits or []), lambda _c: True),
+        (corroborated, lambda c: _corroborated(customer, c)[1]),
+        (
+            [c for c in customers if org and _org(c.get("organizationNumber")) == org],
+            lambda _c: True,
+        ),
+        (
+            [
+                c
+                for c in customers
+                if name
+                and email
+                and _text(c.get("name")) == name
+                and _text(c.get("email")) == email
+            ],
+            lambda _c: False,
+        ),
+    ]
+    for rule, (candidates, certain) in zip(CONTACT_RULES, rules, strict=True):
+        found = _one(candidates, "contactId", what)
+        if found is not None:
+            return ContactMatch(found, rule, certain(found))
+    return None
+
+
 def match_contact(
     customer: dict[str, Any],
     contacts: list[dict[str, Any]],
@@ -114,8 +213,8 @@ def match_contact(
     member_number_hits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any] | None:
     """The Fiken contact of a Moment customer, by the adoption rules in order."""
-    found = match_contact_rule(customer, contacts, member_number_hits=member_number_hits)
-    return None if found is None else found[0]
+    found = match_contact_identity(customer, contacts, member_number_hits=member_number_hits)
+    return None if found is None else found.contact
 
 
 def match_contact_rule(
@@ -124,36 +223,12 @@ def match_contact_rule(
     *,
     member_number_hits: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, Any], str] | None:
-    """(contact, rule name from `CONTACT_RULES`) of a Moment customer, or None.
+    """(contact, rule name from ``CONTACT_RULES``) of a Moment customer, or None.
 
-    Rules, in this order:
-
-    1. `memberNumberString` == Moment's customer number (`member_number_hits`: Fiken never
-       returns that field, so it comes from the server-side filter);
-    2. Fiken's `customerNumber` == Moment's customer number;
-    3. organisation number, digits only;
-    4. exact name and e-mail (case and spacing ignored).
+    The rules of ``match_contact_identity``, without saying how certain the match is.
     """
-    number = str(customer.get("customerNumber") or "").strip()
-    what = f"customer {number or customer.get('id')}"
-    customers = [c for c in contacts if c.get("customer", True)]
-    org = _org(customer.get("organizationNumber"))
-    name, email = _text(customer.get("name")), _text(customer.get("email"))
-    rules: list[list[dict[str, Any]]] = [
-        list(member_number_hits or []),
-        [c for c in customers if number and str(c.get("customerNumber", "")) == number],
-        [c for c in customers if org and _org(c.get("organizationNumber")) == org],
-        [
-            c
-            for c in customers
-            if name and email and _text(c.get("name")) == name and _text(c.get("email")) == email
-        ],
-    ]
-    for rule, candidates in zip(CONTACT_RULES, rules, strict=True):
-        found = _one(candidates, "contactId", what)
-        if found is not None:
-            return found, rule
-    return None
+    found = match_contact_identity(customer, contacts, member_number_hits=member_number_hits)
+    return None if found is None else (found.contact, found.rule)
 
 
 def match_project(project: dict[str, Any], projects: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -157,6 +157,16 @@ CONFIG_SCHEMA: dict = th.PropertiesList(
         "not land and send it again. Until then it is never re-sent. Default 300.",
     ),
     th.Property(
+        "book_transferred_invoices",
+        th.BooleanType,
+        default=False,
+        title="Book transferred invoices",
+        description="Book invoices Moment marks as already transferred (`exportStatus` "
+        "`transferred`) when Fiken has no entry for them. Default: they are only adopted when "
+        "found and otherwise reported as a warning (`transferred_not_found`), since another "
+        "system may hold them.",
+    ),
+    th.Property(
         "max_requests_per_second",
         th.NumberType,
         default=MAX_REQUESTS_PER_SECOND,

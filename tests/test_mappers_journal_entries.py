@@ -213,17 +213,19 @@ def test_credit_note_is_the_mirror_image_with_net_debit_lines_and_mirrored_round
     assert body["description"].startswith("Moment kreditnota 10240 krediterer faktura 10234")
 
 
-def test_credit_note_refuses_when_fikens_vat_on_the_net_differs_from_moments():
+def test_credit_note_books_fikens_vat_rounding_on_the_rounding_account():
     # -100.02 * 25 % = -25.005: Moment rounded towards zero (-25.00), Fiken makes 25.01 of it.
     credit_note = make_invoice(
         [("-50.00", "-12.50", "3000", "3"), ("-100.02", "-25.00", "3020", "3")],
         number=10240,
         credit_note=True,
     )
-    err = refused(credit_note)
-    assert err.code == "vat_rounding_mismatch"
-    assert err.field == "lines[1].vatAmount"
-    assert "credit note 10240" in err.message
+    assert lines_of(book(credit_note)) == [
+        {"amount": 18752, "creditAccount": RECEIVABLE},  # Moment's total, untouched
+        {"amount": 5000, "debitAccount": "3000", "debitVatCode": 3},
+        {"amount": 10002, "debitAccount": "3020", "debitVatCode": 3},  # Fiken adds 25.01
+        {"amount": 1, "creditAccount": "7740"},  # the øre Fiken's VAT is over Moment's
+    ]
     # The same figures on an invoice are gross credit lines: Fiken's VAT split cannot unbalance.
     invoice = make_invoice([("50.00", "12.50", "3000", "3"), ("100.02", "25.00", "3020", "3")])
     assert lines_of(book(invoice))[2] == {
@@ -403,20 +405,44 @@ def test_receivable_sub_account_of_a_chart_account_is_accepted():
     assert lines_of(body)[0] == {"amount": 12500, "debitAccount": "1500:20002"}
 
 
-@pytest.mark.parametrize(
-    ("lines", "credit_note"),
-    [([("100.00", "25.00", "3000", "3")], True), ([("-100.00", "-25.00", "3000", "3")], False)],
-)
-def test_wrong_sign_for_the_document_type_is_refused(lines, credit_note):
-    err = refused(make_invoice(lines, credit_note=credit_note))
+def test_a_credit_note_with_a_positive_total_is_refused():
+    err = refused(make_invoice([("100.00", "25.00", "3000", "3")], credit_note=True))
     assert (err.code, err.field) == ("bad_sign", "totalAmount")
 
 
-def test_zero_total_with_non_zero_lines_is_refused():
-    err = refused(
-        make_invoice([("100.00", "25.00", "3000", "3"), ("-100.00", "-25.00", "3020", "3")])
+def test_a_negative_invoice_is_booked_as_the_mirror_image_of_a_credit_note():
+    # An on-account deduction: an invoice (not a credit note) with a negative total.
+    lines = [("-100.00", "-25.00", "3000", "3"), ("-0.02", "0.00", "3000", "5")]
+    invoice = make_invoice(lines, number=10300, roundoff="0.02")
+    credit_note = make_invoice(lines, number=10300, roundoff="0.02", credit_note=True)
+    assert (
+        lines_of(book(invoice))
+        == lines_of(book(credit_note))
+        == [
+            {"amount": 12500, "creditAccount": RECEIVABLE},
+            {"amount": 10000, "debitAccount": "3000", "debitVatCode": 3},
+            {"amount": 2, "debitAccount": "3000", "debitVatCode": 5},
+            {"amount": 2, "creditAccount": "7740"},
+        ]
     )
-    assert err.code == "zero_total"
+    assert book(invoice)["description"].startswith("Moment faktura 10300 ")
+    assert expected_receivable_ore(book(invoice)) == -12500
+
+
+def test_zero_total_whose_lines_book_something_is_refused():
+    # A discount on another account: 3000 and 3020 both move, so it is not nothing_to_book.
+    invoice = make_invoice([("100.00", "25.00", "3000", "3"), ("-100.00", "-25.00", "3020", "3")])
+    assert transfer_decision(invoice) is None
+    err = refused(invoice)
+    assert (err.code, err.field) == ("zero_total", "totalAmount")
+    assert "invoice 10234" in err.message
+
+
+def test_zero_total_whose_lines_cancel_out_is_nothing_to_book():
+    # A 100 % discount on the same account and VAT code leaves nothing in the books.
+    invoice = make_invoice([("100.00", "25.00", "3000", "3"), ("-100.00", "-25.00", "3000", "3")])
+    assert transfer_decision(invoice) == "nothing_to_book"
+    assert refused(invoice).code == "nothing_to_book"
 
 
 def test_the_balance_guard_refuses_an_unbalanced_entry(monkeypatch):
@@ -595,7 +621,7 @@ def test_description_mentions(description, number, mentioned):
                 "vatAmount": 0,
                 "lines": [{"amountExcludingVat": "0", "vatAmount": Decimal(0)}],
             },
-            "zero_amount",
+            "nothing_to_book",
         ),
         ({"totalAmount": "x"}, None),  # malformed: invoice_to_journal_entry says why
     ],
@@ -735,6 +761,6 @@ def test_every_vat_code_in_fikens_table_is_known():
 
 def test_an_all_zero_invoice_is_not_booked():
     invoice = make_invoice([("0.00", "0.00", "3000", "3")])
-    assert transfer_decision(invoice) == "zero_amount"
+    assert transfer_decision(invoice) == "nothing_to_book"
     err = refused(invoice)
-    assert (err.code, err.field) == ("zero_amount", "totalAmount")
+    assert (err.code, err.field) == ("nothing_to_book", "totalAmount")

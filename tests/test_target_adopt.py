@@ -102,8 +102,9 @@ def _seed() -> dict[str, Any]:
     contacts: list[dict[str, Any]] = [
         # A (customerNumber 10001): carries our reference and Moment's fields: nothing to change.
         customer_to_contact(customers[0]),
-        # B (customerNumber 10002): typed by hand, same number as Moment's customer 2.
-        {"name": "Bravo (gammelt navn)", "customer": True},
+        # B (customerNumber 10002): typed by hand, same number as Moment's customer 2, and the
+        # same org number: that corroborates the customerNumber match (and makes it certain).
+        {"name": "Bravo (gammelt navn)", "organizationNumber": "922222222", "customer": True},
         # C: only the org number, written with spaces; has a contact person typed by hand.
         {
             "name": "Charlie",

@@ -25,7 +25,9 @@ def test_ambiguity_names_candidates_by_id_and_name_never_email():
 
 def test_rules_report_which_rule_matched():
     contact = {"contactId": 3, "customerNumber": 10001, "organizationNumber": "1"}
-    assert match_contact_rule({"customerNumber": "10001"}, [contact]) == (
+    assert match_contact_rule(
+        {"customerNumber": "10001", "organizationNumber": "1"}, [contact]
+    ) == (
         contact,
         "customerNumber",
     )

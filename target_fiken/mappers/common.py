@@ -232,11 +232,8 @@ def text_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def truncate_text(text: str, limit: int, *, ellipsis: str = "…") -> str:
-    """Cut ``text`` to at most ``limit`` UTF-16 units, ending in ``ellipsis`` when cut."""
-    if text_length(text) <= limit:
-        return text
-    budget = limit - text_length(ellipsis)
+def text_head(text: str, budget: int) -> str:
+    """The longest start of ``text`` that is at most ``budget`` UTF-16 units."""
     out = []
     used = 0
     for char in text:
@@ -245,7 +242,14 @@ def truncate_text(text: str, limit: int, *, ellipsis: str = "…") -> str:
             break
         out.append(char)
         used += size
-    return "".join(out).rstrip() + ellipsis
+    return "".join(out)
+
+
+def truncate_text(text: str, limit: int, *, ellipsis: str = "…") -> str:
+    """Cut ``text`` to at most ``limit`` UTF-16 units, ending in ``ellipsis`` when cut."""
+    if text_length(text) <= limit:
+        return text
+    return text_head(text, limit - text_length(ellipsis)).rstrip() + ellipsis
 
 
 def optional_text(value: Any) -> str | None:

@@ -1,9 +1,10 @@
 """Moment customer -> Fiken ``contact`` body (the same full body for POST and PUT).
 
-Fiken's PUT replaces the whole contact and never returns writeOnly fields, so the body is always
-built from the Moment record alone (never GET-merge-PUT) and always carries
-``memberNumberString``, the searchable key that links the contact to Moment's customer number.
-Null fields are left out: Fiken answers 400 to fields it does not accept.
+The body is built from the Moment record alone and always carries ``memberNumberString``, the
+searchable key that links the contact to Moment's customer number. Null fields are left out:
+Fiken answers 400 to fields it does not accept. A PUT starts from Fiken's current contact and
+changes only the fields Moment manages (``contact_updates.contact_put_body``); data Fiken cannot
+hold is repaired, not refused, by ``contact_repairs``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ def customer_record_name(customer: Mapping[str, Any]) -> str:
     if number is not None and str(number).strip():
         return f"customer {str(number).strip()}"
     return f"customer id {customer.get('id')}"
+
+
+def is_plausible_email(text: str) -> bool:
+    """Whether ``text`` looks like one e-mail address (``local@domain.tld``) Fiken can hold."""
+    return text_length(text) <= MAX_EMAIL and _EMAIL_RE.fullmatch(text) is not None
 
 
 def normalise_org_number(value: str | None) -> str | None:
@@ -93,11 +99,14 @@ def _address(raw: Any, *, record: str) -> dict[str, str] | None:
     return address
 
 
-def customer_to_contact(customer: Mapping[str, Any]) -> dict[str, Any]:
+def customer_to_contact(customer: Mapping[str, Any], *, strict: bool = True) -> dict[str, Any]:
     """Build Fiken's full ``contact`` body for a Moment customer (for POST and for PUT).
 
     Args:
         customer: a Moment ``customers`` record.
+        strict: refuse a name, e-mail or organisation number Fiken cannot hold. With False they
+            are passed on as they are, for ``contact_repairs.repair_contact`` to cut or leave out
+            (each repair then reported as a warning).
 
     Returns:
         ``{"name", "customer": True, "memberNumberString", "inactive", ...}`` with ``email``,
@@ -118,7 +127,7 @@ def customer_to_contact(customer: Mapping[str, Any]) -> dict[str, Any]:
     name = optional_text(customer.get("name"))
     if name is None:
         raise MappingError("missing_field", f"{record}: name is missing.", "name")
-    if text_length(name) > MAX_NAME:
+    if strict and text_length(name) > MAX_NAME:
         raise MappingError(
             "too_long",
             f"{record}: name is {text_length(name)} characters; Fiken allows {MAX_NAME}.",
@@ -133,21 +142,22 @@ def customer_to_contact(customer: Mapping[str, Any]) -> dict[str, Any]:
     }
 
     email = optional_text(customer.get("email"))
-    if email is not None:
+    if email is not None and strict:
         # Said without the address itself: rejects and logs must not spread personal data.
         if text_length(email) > MAX_EMAIL:
             raise MappingError(
                 "too_long", f"{record}: email is longer than {MAX_EMAIL} characters.", "email"
             )
-        if not _EMAIL_RE.fullmatch(email):
+        if not is_plausible_email(email):
             raise MappingError(
                 "bad_email", f"{record}: email is not a valid e-mail address.", "email"
             )
+    if email is not None:
         body["email"] = email
 
     org = normalise_org_number(customer.get("organizationNumber"))
     if org is not None:
-        if text_length(org) > MAX_ORG_NUMBER:
+        if strict and text_length(org) > MAX_ORG_NUMBER:
             raise MappingError(
                 "too_long",
                 f"{record}: organizationNumber is longer than {MAX_ORG_NUMBER} characters.",

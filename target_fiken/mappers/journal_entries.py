@@ -4,15 +4,18 @@ Booking rules (fiken-api.md §11, §12, §17 and Moment's own Fiken integration)
 
 * One entry per finalized invoice, dated ``invoiceDate``. Fiken numbers its entries itself, so
   Moment's invoice number goes into the description as a stable marker
-  (``Moment faktura 10234`` / ``Moment kreditnota 10240``), first, never truncated.
+  (``Moment faktura 10234`` / ``Moment kreditnota 10240``), first, never truncated, followed by
+  the project (``prosjekt 1001``): a journal entry cannot carry a project in Fiken.
 * The receivable (the customer's sub-account, e.g. ``1500:10001``) is always the first line and
-  has no VAT code: debited with the gross total for an invoice, credited for a credit note.
+  has no VAT code: debited with the gross total for an invoice, credited for a credit note or a
+  negative invoice (an on-account deduction, booked as the same mirror image).
 * One Fiken line per Moment line, never summed (Fiken computes VAT per line). A line whose
   gross amount is positive is a *credit* line carrying its *gross* amount and ``creditVatCode``;
   a negative one (every line of a credit note, a discount line on an invoice) is a *debit* line
   carrying its *net* amount and ``debitVatCode``: Fiken then adds
-  ``round_half_up(net * rate)`` of VAT itself, which must equal Moment's VAT for the line or the
-  entry would not balance (``vat_rounding_mismatch``).
+  ``round_half_up(net * rate)`` of VAT itself. Where that differs from Moment's VAT for the line
+  (at most 1 øre a line) the difference goes to the rounding account, so the entry balances and
+  the receivable stays Moment's total.
 * ``amountRoundoff`` (øreavrunding) goes to the rounding account without a VAT code: positive is
   credited, negative debited. That single signed rule is the "mirror image" on credit notes.
 * Foreign currency: every amount is converted to NOK with ``currencyRate`` exactly
@@ -41,6 +44,30 @@ from target_fiken.mappers.common import (
     to_ore,
     truncate_text,
 )
+from target_fiken.mappers.decisions import transfer_decision
+from target_fiken.mappers.invoice_refs import (
+    invoice_number as _invoice_number,
+)
+from target_fiken.mappers.invoice_refs import (
+    invoice_record_name,
+    invoice_reference,
+)
+from target_fiken.mappers.invoice_refs import (
+    is_credit_note as _is_credit_note,
+)
+
+__all__ = [
+    "FIKEN_VAT_RATES",
+    "SALES_VAT_CODES",
+    "description_mentions",
+    "entry_matches",
+    "entry_totals",
+    "expected_receivable_ore",
+    "invoice_record_name",
+    "invoice_reference",
+    "invoice_to_journal_entry",
+    "transfer_decision",
+]
 
 # Fiken VAT codes for journal lines (Sticos codes) -> the VAT rate Fiken adds on top of a debit
 # line's net amount [SPEC L296-320; rates from fiken-api.md §11: HIGH 25 %, MEDIUM 15 %, LOW 12 %,
@@ -91,70 +118,6 @@ _CURRENCY_RE = re.compile(r"[A-Z]{3}")
 # --------------------------------------------------------------------------------------------
 # Naming and decisions
 # --------------------------------------------------------------------------------------------
-
-
-def _is_credit_note(invoice: Mapping[str, Any]) -> bool:
-    return invoice.get("invoiceType") == "creditNote"
-
-
-def _invoice_number(invoice: Mapping[str, Any]) -> str:
-    """Moment's invoice number as canonical digits (int or digit string accepted)."""
-    raw = invoice.get("invoiceNumber")
-    text = "" if raw is None or isinstance(raw, bool) else str(raw).strip()
-    if not text.isdigit():
-        raise MappingError(
-            "missing_field" if not text else "bad_field",
-            f"invoice id {invoice.get('id')}: invoiceNumber is missing or not a whole number.",
-            "invoiceNumber",
-        )
-    return str(int(text))
-
-
-def invoice_record_name(invoice: Mapping[str, Any]) -> str:
-    """How messages name an invoice: ``invoice 10234`` or ``credit note 10240``."""
-    try:
-        number = _invoice_number(invoice)
-    except MappingError:
-        number = f"id {invoice.get('id')}"
-    return f"{'credit note' if _is_credit_note(invoice) else 'invoice'} {number}"
-
-
-def invoice_reference(invoice: Mapping[str, Any]) -> str:
-    """The stable marker that starts the description: ``Moment faktura 10234``.
-
-    Credit notes: ``Moment kreditnota 10240``. Used to find the entry again in Fiken.
-
-    Raises:
-        MappingError: when the invoice number is missing or not a whole number.
-    """
-    kind = "kreditnota" if _is_credit_note(invoice) else "faktura"
-    return f"Moment {kind} {_invoice_number(invoice)}"
-
-
-def transfer_decision(invoice: Mapping[str, Any]) -> str | None:
-    """Whether an invoice is to be booked.
-
-    Returns:
-        None when it is to be booked, else the reason it is not: ``"draft"`` (invoiceState is not
-        ``finalized``), ``"do_not_transfer"`` (exportStatus ``doNotTransfer``), ``"zero_amount"``
-        (total and every line are zero: nothing to book). Malformed amounts give None here, so
-        that ``invoice_to_journal_entry`` refuses them with the exact reason.
-    """
-    if invoice.get("invoiceState") != "finalized":
-        return "draft"
-    if invoice.get("exportStatus") == "doNotTransfer":
-        return "do_not_transfer"
-    try:
-        record = invoice_record_name(invoice)
-        amounts = [to_ore(invoice.get("totalAmount"), field="totalAmount", record=record)]
-        for line in invoice.get("lines") or []:
-            for key in ("amountExcludingVat", "vatAmount"):
-                amounts.append(to_ore(line.get(key, 0), field=key, record=record))
-    except (MappingError, AttributeError):
-        return None
-    if not any(amounts):
-        return "zero_amount"
-    return None
 
 
 def description_mentions(description: str, invoice_number: int | str) -> bool:
@@ -337,6 +300,17 @@ def _rate_text(rate: Decimal) -> str:
     return format(rate.normalize(), "f").replace(".", ",")
 
 
+def project_reference(invoice: Mapping[str, Any]) -> str | None:
+    """``prosjekt 1001`` for an invoice on a Moment project, else None.
+
+    A Fiken journal entry cannot carry a project (``projectId`` is read-only on journal entry
+    lines, fiken-openapi-v2.yaml ``journalEntryLine``), so the project travels as text and the
+    invoice never waits for its project to reach Fiken.
+    """
+    number = optional_text(invoice.get("projectNumber"))
+    return f"prosjekt {number}" if number else None
+
+
 def _description(
     invoice: Mapping[str, Any],
     *,
@@ -346,9 +320,11 @@ def _description(
     total: int,
     record: str,
 ) -> str:
-    """``<marker>[ krediterer faktura N][ (EUR 1 234,56 kurs 11,4873)] – <human part>``.
+    """``<marker>[ krediterer faktura N][ prosjekt P][ (EUR 1 234,56 kurs 11,4873)] – <human>``.
 
-    Only the human part (customer, invoice text) is ever shortened, so the marker survives.
+    The marker, the credited invoice and the currency are never shortened; the project reference
+    is shortened only when a very long project number would not fit otherwise, and the human part
+    (customer, invoice text) first. Fiken's 34-character API prefix is counted (MAX_DESCRIPTION).
     """
     fixed = invoice_reference(invoice)
     if _is_credit_note(invoice):
@@ -356,15 +332,20 @@ def _description(
         credited_text = "" if credited is None else clean_text(credited)
         if credited_text:
             fixed += f" krediterer faktura {credited_text}"
-    if currency != "NOK":
-        fixed += f" ({currency} {_kr(total)} kurs {_rate_text(rate)})"
-    if text_length(fixed) > MAX_DESCRIPTION:
+    money = f" ({currency} {_kr(total)} kurs {_rate_text(rate)})" if currency != "NOK" else ""
+    if text_length(fixed + money) > MAX_DESCRIPTION:
         raise MappingError(
             "description_too_long",
             f"{record}: the reference part of the description exceeds {MAX_DESCRIPTION} "
             "characters.",
             "description",
         )
+    project = project_reference(invoice)
+    if project is not None:
+        room = MAX_DESCRIPTION - text_length(fixed + money) - 1
+        if room >= text_length("prosjekt …") + 1:
+            fixed += " " + truncate_text(project, room)
+    fixed += money
 
     name = optional_text(customer_name) or optional_text(invoice.get("customerName"))
     number = optional_text(invoice.get("customerNumber"))
@@ -431,6 +412,28 @@ def _receivable_account(body: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 # The mapping
 # --------------------------------------------------------------------------------------------
+
+
+MAX_VAT_ROUNDING_PER_LINE = 1  # øre; see debit_vat_rounding
+
+
+def debit_vat_rounding(net: int, vat: int, vat_code: int) -> int:
+    """Øre by which Fiken's VAT on a negative (debit) line exceeds Moment's.
+
+    A debit line carries its net amount and Fiken adds ``round_half_up(|net| * rate)`` of VAT
+    itself (fiken-openapi-v2.yaml ``journalEntryLine``: debitVatCode); Moment may have rounded
+    the line's VAT otherwise (per unit, or half down). The difference, at most 1 øre per line for
+    VAT within rounding, goes to the rounding account so the entry balances.
+
+    Args:
+        net: the line's net amount in øre (negative).
+        vat: Moment's VAT for the line in øre (negative or zero).
+        vat_code: the line's Fiken VAT code.
+
+    Returns:
+        ``fiken_vat - |vat|``: positive when Fiken books more VAT than Moment.
+    """
+    return mul_round(-net, FIKEN_VAT_RATES[vat_code]) - (-vat)
 
 
 def _add(lines: list[dict[str, Any]], account: str, signed_credit: int, code: int | None) -> None:
@@ -520,18 +523,23 @@ def invoice_to_journal_entry(
             f"amountRoundoff ({_kr(net + vat + roundoff)}).",
             "totalAmount",
         )
-    credit_note = _is_credit_note(invoice)
     if total == 0:
+        # transfer_decision skipped the zero totals whose lines cancel out (nothing_to_book);
+        # these lines do book something, but with no receivable there is nothing to key the
+        # entry on in Fiken.
         raise MappingError(
             "zero_total",
-            f"{record}: totalAmount is 0 but lines are not; there is no receivable to book.",
+            f"{record}: totalAmount is 0 but its lines book amounts on different accounts or "
+            "VAT codes; there is no receivable to book them against. Book it by hand in Fiken "
+            "or split it in Moment.",
             "totalAmount",
         )
-    if (total < 0) != credit_note:
+    if total > 0 and _is_credit_note(invoice):
+        # A negative *invoice* (an on-account deduction) is booked as the mirror image, like a
+        # credit note; a credit note that charges the customer is a data error.
         raise MappingError(
             "bad_sign",
-            f"{record}: totalAmount {_kr(total)} has the wrong sign for "
-            f"{'a credit note' if credit_note else 'an invoice'}.",
+            f"{record}: totalAmount {_kr(total)} is positive on a credit note.",
             "totalAmount",
         )
 
@@ -574,6 +582,7 @@ def invoice_to_journal_entry(
         )
     out: list[dict[str, Any]] = []
     _add(out, receivable, -receivable_nok, None)  # invoice: debit; credit note: credit
+    vat_rounding = 0  # NOK øre Fiken's VAT on debit lines differs from Moment's
     for line in lines:
         gross = line.net + line.vat
         if line.vat_code is None:  # rounding account: net, no VAT
@@ -581,16 +590,17 @@ def invoice_to_journal_entry(
         elif gross >= 0:
             _add(out, line.account, nok(gross), line.vat_code)
         else:
-            rate_vat = FIKEN_VAT_RATES[line.vat_code]
-            fiken_vat = mul_round(-line.net, rate_vat)
-            if fiken_vat != -line.vat:
-                raise MappingError(
-                    "vat_rounding_mismatch",
-                    f"{record}: {line.field} is booked as a net debit, so Fiken computes its VAT "
-                    f"as {_kr(fiken_vat)}, but Moment has {_kr(-line.vat)}; the entry would not "
-                    "balance.",
-                    f"{line.field}.vatAmount",
-                )
+            if currency == "NOK":
+                difference = debit_vat_rounding(line.net, line.vat, line.vat_code)
+                if abs(difference) > MAX_VAT_ROUNDING_PER_LINE:
+                    raise MappingError(
+                        "vat_rounding_mismatch",
+                        f"{record}: {line.field} is booked as a net debit, so Fiken computes its "
+                        f"VAT as {_kr(-line.vat + difference)}, but Moment has {_kr(-line.vat)}; "
+                        "more than 1 øre apart.",
+                        f"{line.field}.vatAmount",
+                    )
+                vat_rounding += difference
             _add(out, line.account, -nok(-line.net), line.vat_code)
     _add(out, rounding_account, nok(roundoff), None)
 
@@ -598,12 +608,13 @@ def invoice_to_journal_entry(
     debit, credit = entry_totals(entry)
     difference = debit - credit
     if difference:
-        # Only currency conversion may leave a difference: each converted amount rounds by at
-        # most ½ øre, and on a debit line Fiken's VAT on the converted net differs from Moment's
-        # converted VAT by at most ~1½ øre plus ½ cent of the currency (times the rate). Anything
-        # beyond that bound is a bug, not rounding.
+        # NOK: exactly the VAT rounding of the debit lines (at most 1 øre each), booked on the
+        # rounding account as the currency path does. Currency: each converted amount rounds by
+        # at most ½ øre, and on a debit line Fiken's VAT on the converted net differs from
+        # Moment's converted VAT by at most ~1½ øre plus ½ cent of the currency (times the
+        # rate). Anything beyond that is a bug, not rounding.
         bound = (len(lines) + 2) * (2 + int(rate))
-        if currency == "NOK" or abs(difference) > bound:
+        if (currency == "NOK" and difference != vat_rounding) or abs(difference) > bound:
             raise MappingError(
                 "unbalanced",
                 f"{record}: the entry does not balance (debit {_kr(debit)}, credit {_kr(credit)}).",
