@@ -126,6 +126,8 @@ class RunContext:
     refs: ReferenceData
     summary: RunSummary
     rounding_account: str = "7740"
+    # `book_transferred_invoices`: book invoices Moment marks transferred when Fiken lacks them.
+    book_transferred: bool = False
     plan: DryRunPlan | None = None
     max_rejects: int | None = None
     rejects_in_run: int = 0

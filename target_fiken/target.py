@@ -168,6 +168,7 @@ class TargetFiken(FrontDoor, Target):
             refs=ReferenceData(client),
             summary=RunSummary(dry_run=self.dry_run),
             rounding_account=str(config.get("rounding_account") or "7740"),
+            book_transferred=bool(config.get("book_transferred_invoices")),
             plan=plan,
             max_rejects=int(max_rejects) if max_rejects is not None else None,
         )

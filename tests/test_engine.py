@@ -297,3 +297,35 @@ def test_a_skip_is_not_held_up_by_a_pre_check(world):
     assert engine.process("invoices", invoice(1, invoiceState="draft")) is Outcome.SKIPPED
     assert ledger.get("invoices", "1").status is Status.SKIPPED
     assert fake.writes == 0
+
+
+def test_a_text_only_change_after_booking_is_not_a_reject_but_money_is(world):
+    fake, _, rejects, run = world
+    engine = run()
+    engine.process("customers", customer(1))
+    assert engine.process("invoices", invoice(1)) is Outcome.CREATED
+    # Description and reference are text: unchanged as far as the books go, nothing sent.
+    retitled = invoice(1, description="Faktura 1 (ny tekst)", yourReference="Kari")
+    assert run().process("invoices", retitled) is Outcome.UNCHANGED
+    assert "changed_after_booking" not in _reasons(rejects)
+    # An amount is money: a reject, never a second entry.
+    repriced = invoice(1, lines=[line(1, "1200.00", "300.00")])
+    assert run().process("invoices", repriced) is Outcome.REJECTED
+    assert _reasons(rejects)[-1] == "changed_after_booking"
+    assert booked_invoice_numbers(fake) == [20001]
+
+
+def test_a_transferred_invoice_is_adopted_or_held_back_never_posted(world):
+    fake, ledger, rejects, run = world
+    engine = run()
+    engine.process("customers", customer(1))
+    outcome = engine.process("invoices", invoice(1, exportStatus="transferred"))
+    assert outcome is Outcome.REJECTED
+    assert _reasons(rejects) == ["transferred_not_found"]
+    assert booked_invoice_numbers(fake) == []
+    # The user who knows better books it: once.
+    engine = run()
+    engine.ctx.book_transferred = True
+    assert engine.process("invoices", invoice(1, exportStatus="transferred")) is Outcome.CREATED
+    assert booked_invoice_numbers(fake) == [20001]
+    assert ledger.get("invoices", "1").status is Status.DONE

@@ -15,6 +15,8 @@ from target_fiken.context import RecordRejected
 from target_fiken.entities.base import Adopted, ChangePolicy, Entity, Plan, Sent, fingerprint_of
 from target_fiken.entities.streams import BANK_ACCOUNTS, CUSTOMERS, INVOICES, PROJECTS
 from target_fiken.mappers.bank_accounts import normalise_bank_account_number
+from target_fiken.mappers.decisions import booking_decision
+from target_fiken.mappers.fingerprint import entry_fingerprint
 from target_fiken.mappers.journal_entries import (
     entry_matches,
     invoice_record_name,
@@ -84,8 +86,30 @@ class JournalEntries(Entity):
             what=what,
         )
 
+    def booking_fingerprint(self, record: dict[str, Any], plan: Plan) -> str:  # noqa: ARG002
+        """Only money decides a change after booking: date, accounts, amounts, VAT codes.
+
+        A text-only change (description, references) is not `changed_after_booking`.
+        """
+        assert plan.body is not None
+        return entry_fingerprint(plan.body)
+
     def before_create(self, record: dict[str, Any], plan: Plan) -> None:
-        """The invoice's bank account must exist in Fiken (found or created once)."""
+        """Never POST what Moment says is already transferred; then the bank account.
+
+        Called after the look-up found no entry: a `transferred` invoice that Fiken lacks may be
+        held by another system, so it is held back with its reason unless the user set
+        `book_transferred_invoices`. The invoice's bank account must exist in Fiken (found or
+        created once).
+        """
+        decision = booking_decision(record, book_transferred=self.ctx.book_transferred)
+        if not decision.may_post:
+            raise RecordRejected(
+                decision.not_found_warning or "transferred_not_found",
+                f"{plan.what}: Moment says it was already transferred to accounting, and Fiken "
+                "has no entry for it; it was not booked (another system may hold it). Set "
+                "`book_transferred_invoices` to book such invoices.",
+            )
         digits = normalise_bank_account_number(record.get("bankAccountNumber"), record=plan.what)
         self.engine.ensure(BANK_ACCOUNTS, {"id": digits, "bankAccountNumber": digits})
 
