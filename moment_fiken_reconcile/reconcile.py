@@ -41,6 +41,9 @@ from moment_fiken_reconcile.report import (
     kr,
 )
 from target_fiken.mappers.common import MappingError, payload_hash
+from target_fiken.mappers.decisions import (
+    booking_decision,
+)
 from target_fiken.mappers.journal_entries import (
     FIKEN_DESCRIPTION_PREFIX,
     description_mentions,
@@ -145,13 +148,8 @@ def _status(link: InvoiceLink | None) -> str:
     return NEVER_SEEN if link is None else link.status
 
 
-def _missing_reason(link: InvoiceLink | None, invoice: Mapping[str, Any] | None = None) -> str:
+def _missing_reason(link: InvoiceLink | None) -> str:
     if link is None:
-        if invoice is not None and invoice.get("exportStatus") == "transferred":
-            return (
-                "Moment marks it transferred, but not by target-fiken into this company "
-                "(transferred elsewhere?), and no entry in Fiken names it."
-            )
         return "target-fiken has not seen this invoice (not sent by the tap yet)."
     if link.status == "pending":
         return "a booking was started and its outcome is unknown; the target's next run settles it."
@@ -315,6 +313,13 @@ class _Reconciliation:
                 Finding(what, date, e.label, _status(link), reason) for e in booked
             ]
             return
+        if not booked and not booking_decision(invoice).may_post:
+            # target-fiken never books a `transferred` invoice Fiken lacks (another system may
+            # hold it): not expected in Fiken, counted apart so the totals add up.
+            report.skipped["transferred_elsewhere"] = (
+                report.skipped.get("transferred_elsewhere", 0) + 1
+            )
+            return
         customer_id = str(invoice.get("customerId"))
         try:
             body = invoice_to_journal_entry(
@@ -366,7 +371,7 @@ class _Reconciliation:
             if source_id in self.named_elsewhere:
                 return None  # an unlinked entry books it: listed as extra
             label = "" if link is None else entry_label(link.journal_entry_id, link.transaction_id)
-            return "missing", label, _missing_reason(link, self.by_id.get(source_id))
+            return "missing", label, _missing_reason(link)
         entry = booked[0]
         problems = []
         moment_date = body["journalEntries"][0]["date"]

@@ -17,7 +17,8 @@ Money = Callable[[int], str]
 SKIP_REASONS = {
     "draft": "drafts (not finalized)",
     "do_not_transfer": "marked 'do not transfer' in Moment",
-    "zero_amount": "zero amounts (nothing to book)",
+    "transferred_elsewhere": "marked transferred in Moment, not in Fiken (transferred elsewhere)",
+    "nothing_to_book": "zero amounts (nothing to book)",
 }
 
 

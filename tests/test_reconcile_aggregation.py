@@ -262,14 +262,15 @@ def test_an_unlinked_entry_naming_an_invoice_is_extra_not_missing():
     assert "the ledger does not link it" in extra.reason
 
 
-def test_an_invoice_moment_marks_transferred_but_fiken_lacks_is_missing_with_that_hint():
+def test_an_invoice_moment_marks_transferred_but_fiken_lacks_is_counted_apart():
+    """target-fiken never books it (another system may hold it): not missing, not in totals."""
     invoice = make_invoice(
         [("100.00", "25.00", "3000", "3")], number=10001, exportStatus="transferred"
     )
     report = reconcile(moment_of(invoice), [], ledger_of(), **JAN)
-    [missing] = report.missing
-    assert missing.status == "never seen"
-    assert "transferred elsewhere?" in missing.reason
+    assert report.missing == []
+    assert report.skipped == {"transferred_elsewhere": 1}
+    assert report.mapped == 0
 
 
 def test_other_entries_of_the_period_are_not_moments_business():
