@@ -53,17 +53,25 @@ def start(name: str, args: list[str], log: Path) -> tuple[subprocess.Popen[str],
         stderr=log.open("w"),
         text=True,
     )
+    url = listening_url(proc)
+    if url is not None:
+        return proc, url
+    proc.kill()
+    sys.exit(f"{name} did not start; see {log}")
+
+
+def listening_url(proc: subprocess.Popen[str], timeout: float = 60) -> str | None:
+    """The URL of a server's `... listening on URL` line, or None when it never came."""
     assert proc.stdout is not None
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line and proc.poll() is not None:
             break
         match = re.search(r"listening on (http://\S+)", line)
         if match:
-            return proc, match.group(1)
-    proc.kill()
-    sys.exit(f"{name} did not start; see {log}")
+            return match.group(1)
+    return None
 
 
 def meltano_run(label: str, env: dict[str, str]) -> dict[str, Any]:

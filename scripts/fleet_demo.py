@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -31,6 +30,7 @@ from typing import Any
 
 import requests
 import yaml
+from demo import listening_url  # scripts/demo.py: the same sandboxes, started the same way
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -206,15 +206,9 @@ class FleetStack:
             start_new_session=True,
         )
         self.procs.append(proc)
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-            match = re.search(r"listening on (http://\S+)", line)
-            if match:
-                return match.group(1)
+        url = listening_url(proc)
+        if url is not None:
+            return url
         msg = f"{label} did not start; see {self.work / (label + '.log')}"
         raise RuntimeError(msg)
 
